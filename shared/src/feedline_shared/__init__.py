@@ -1,0 +1,1 @@
+"""Feedline's common library: what every service needs once, and nothing service-specific."""

@@ -1,0 +1,57 @@
+"""The FastAPI application every HTTP service starts from: middleware, problems, operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from feedline_shared.health import ReadinessCheck, operations_router
+from feedline_shared.http import InternalAuth
+from feedline_shared.logging import configure_logging
+from feedline_shared.metrics import MetricsMiddleware
+from feedline_shared.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from feedline_shared.problems import install_problem_handlers
+from feedline_shared.settings import ServiceSettings
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter],
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    public_docs: bool = False,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        docs_url="/docs" if public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if public_docs else None,
+    )
+    app.state.service_name = settings.service_name
+    app.state.settings = settings
+    app.state.internal_auth = InternalAuth(settings.internal_token, require_user=False)
+    app.state.readiness_checks = {}
+    install_problem_handlers(app)
+    app.include_router(operations_router())
+    for router in routers:
+        app.include_router(router)
+    # Added last runs first: metrics see every request, request ids exist before anything logs.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
+    return app
+
+
+def set_readiness_checks(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
+    app.state.readiness_checks = checks

@@ -1,0 +1,78 @@
+"""PostgreSQL engines and the request-scoped session that commits exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from feedline_shared.settings import DatabaseSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=settings.internal_timeout_seconds,
+        connect_args={
+            "timeout": settings.internal_timeout_seconds,
+            "command_timeout": max(settings.internal_timeout_seconds * 2, 10.0),
+            "server_settings": {
+                "search_path": settings.db_schema,
+                "application_name": settings.service_name,
+            },
+        },
+    )
+
+
+class Database:
+    """The primary engine, and the engine for read-only queries (a replica when configured)."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.engine = create_engine(settings.database_url, settings)
+        self.read_engine = (
+            create_engine(settings.database_read_url, settings)
+            if settings.database_read_url
+            else self.engine
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Request scope: commits once when the handler returns, rolls back when it raises."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        async with self.read_sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

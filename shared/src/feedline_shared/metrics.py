@@ -1,0 +1,90 @@
+"""Prometheus metrics every process exports, and the ASGI middleware that records HTTP ones.
+
+Names follow ``feedline_<thing>_<unit>``; every HTTP series carries ``service``, ``method``,
+``route`` (the route template, never the raw path) and ``status``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "feedline_http_requests_total",
+    "HTTP requests served, by route and status.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "feedline_http_request_duration_seconds",
+    "HTTP request latency, by route.",
+    ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "feedline_http_requests_in_flight", "HTTP requests being served.", ["service"]
+)
+DEPENDENCY_UP = Gauge(
+    "feedline_dependency_up",
+    "1 when the named dependency answered the last readiness check, else 0.",
+    ["service", "dependency"],
+)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+        self._route_cache: dict[tuple[str, str], str] = {}
+
+    def _route_template(self, scope: Scope) -> str:
+        app = scope.get("app")
+        key = (scope["method"], scope["path"])
+        cached = self._route_cache.get(key)
+        if cached is not None:
+            return cached
+        template = "unmatched"
+        router = getattr(app, "router", None)
+        for route in getattr(router, "routes", ()):
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                template = getattr(route, "path", template)
+                break
+        if len(self._route_cache) < 10_000 and template != "unmatched":
+            # Only templates are cached by concrete path when the path has no parameters.
+            if "{" not in template:
+                self._route_cache[key] = template
+        return template
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            await send(message)
+
+        in_flight = HTTP_IN_FLIGHT.labels(self.service)
+        in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            in_flight.dec()
+            route = self._route_template(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
