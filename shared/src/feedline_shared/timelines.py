@@ -1,0 +1,210 @@
+"""Home timelines in Redis, shared by the fanout worker (writes) and feed-service (reads, rebuilds).
+
+A timeline is a sorted set whose members are post ids as 8-byte big-endian strings, all scored 0:
+Redis orders equal scores lexicographically, which for fixed-width big-endian integers is numeric
+order, exact for 64-bit ids (a double score is not). Cursors are exclusive lexicographic bounds.
+
+Beside it a metadata hash marks the timeline as built and records which followees' posts were
+merged in. Fan-out writes only to built timelines: a timeline not read for ``ttl_seconds`` lapses
+and is rebuilt from the databases on the next read, so inactive users cost no fan-out writes.
+Both keys share the hash tag ``{user_id}``; every script touches one user's keys only, so this
+works on Redis Cluster as on a single server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from feedline_shared.redis import AnyRedis
+
+MEMBER_BYTES = 8
+FOLLOWEE_FIELD_PREFIX = "f:"
+BUILT_FIELD = "built"
+
+# KEYS: timeline, meta. ARGV: cap, member.
+_FAN_OUT = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], 0, ARGV[2])
+local size = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[1])
+if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - cap - 1) end
+if redis.call('PTTL', KEYS[1]) < 0 then
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return 1
+"""
+
+# KEYS: timeline, meta. ARGV: cap, ttl_ms, now_ms, replace (1/0), n_followees, followees..., members...
+# replace=1 rebuilds from scratch; replace=0 merges into a built timeline and is a no-op otherwise.
+_WRITE = """
+local cap = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local replace = ARGV[4] == '1'
+local n_followees = tonumber(ARGV[5])
+if replace then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[2], 'built', ARGV[3])
+elseif redis.call('EXISTS', KEYS[2]) == 0 then
+  return 0
+end
+for i = 6, 5 + n_followees do
+  redis.call('HSET', KEYS[2], 'f:' .. ARGV[i], '1')
+end
+for i = 6 + n_followees, #ARGV do
+  redis.call('ZADD', KEYS[1], 0, ARGV[i])
+end
+local size = redis.call('ZCARD', KEYS[1])
+if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - cap - 1) end
+redis.call('PEXPIRE', KEYS[2], ttl)
+if size > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+"""
+
+# KEYS: timeline, meta. ARGV: followee, members...
+_UNMERGE = """
+redis.call('HDEL', KEYS[2], 'f:' .. ARGV[1])
+for i = 2, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+return 1
+"""
+
+
+def encode_member(post_id: int) -> bytes:
+    return post_id.to_bytes(MEMBER_BYTES, "big")
+
+
+def decode_member(member: bytes) -> int:
+    return int.from_bytes(member, "big")
+
+
+@dataclass(slots=True)
+class TimelinePage:
+    """One read of a timeline: whether it is built, the post ids, and whose posts it holds."""
+
+    built: bool
+    post_ids: list[int] = field(default_factory=list)
+    merged_followees: set[int] = field(default_factory=set)
+
+
+class TimelineStore:
+    def __init__(
+        self,
+        redis: AnyRedis,
+        *,
+        cap: int = 800,
+        ttl_seconds: int = 30 * 86_400,
+        prefix: str = "feedline",
+    ) -> None:
+        self.redis = redis
+        self.cap = cap
+        self.ttl_ms = ttl_seconds * 1000
+        self.prefix = prefix
+        self._fan_out = redis.register_script(_FAN_OUT)
+        self._write = redis.register_script(_WRITE)
+        self._unmerge = redis.register_script(_UNMERGE)
+
+    def timeline_key(self, user_id: int) -> str:
+        return f"{self.prefix}:tl:{{{user_id}}}"
+
+    def meta_key(self, user_id: int) -> str:
+        return f"{self.prefix}:tlm:{{{user_id}}}"
+
+    def _keys(self, user_id: int) -> list[str]:
+        return [self.timeline_key(user_id), self.meta_key(user_id)]
+
+    async def fan_out(self, user_ids: Sequence[int], post_id: int) -> int:
+        """Adds one post to each built timeline among ``user_ids`` in one pipeline.
+
+        Returns how many timelines were written; unbuilt (inactive) ones are skipped.
+        """
+        if not user_ids:
+            return 0
+        member = encode_member(post_id)
+        pipe = self.redis.pipeline(transaction=False)
+        for user_id in user_ids:
+            await self._fan_out(keys=self._keys(user_id), args=[self.cap, member], client=pipe)
+        results = await pipe.execute()
+        return sum(1 for written in results if written == 1)
+
+    async def remove(self, user_ids: Iterable[int], post_ids: Sequence[int]) -> None:
+        """Removes posts from timelines (idempotent)."""
+        members = [encode_member(p) for p in post_ids]
+        if not members:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        count = 0
+        for user_id in user_ids:
+            pipe.zrem(self.timeline_key(user_id), *members)
+            count += 1
+        if count:
+            await pipe.execute()
+
+    async def rebuild(
+        self, user_id: int, post_ids: Iterable[int], followee_ids: Iterable[int]
+    ) -> None:
+        """Replaces the timeline with ``post_ids`` and records ``followee_ids`` as merged."""
+        await self._write_timeline(user_id, post_ids, followee_ids, replace=True)
+
+    async def merge(self, user_id: int, followee_id: int, post_ids: Iterable[int]) -> bool:
+        """Merges one followee's posts into a built timeline; False when it is not built."""
+        return await self._write_timeline(user_id, post_ids, [followee_id], replace=False)
+
+    async def unmerge(self, user_id: int, followee_id: int, post_ids: Iterable[int]) -> None:
+        members = [encode_member(p) for p in post_ids]
+        await self._unmerge(keys=self._keys(user_id), args=[followee_id, *members])
+
+    async def _write_timeline(
+        self,
+        user_id: int,
+        post_ids: Iterable[int],
+        followee_ids: Iterable[int],
+        *,
+        replace: bool,
+    ) -> bool:
+        followees = [str(f) for f in followee_ids]
+        members = [encode_member(p) for p in sorted(set(post_ids), reverse=True)[: self.cap]]
+        args: list[object] = [
+            self.cap,
+            self.ttl_ms,
+            int(time.time() * 1000),
+            "1" if replace else "0",
+            len(followees),
+            *followees,
+            *members,
+        ]
+        written = await self._write(keys=self._keys(user_id), args=args)
+        return written == 1
+
+    async def read(self, user_id: int, *, before: int | None, count: int) -> TimelinePage:
+        """Newest-first post ids older than ``before`` (exclusive); refreshes the timeline's TTL."""
+        upper = b"(" + encode_member(before) if before is not None else b"+"
+        timeline, meta = self.timeline_key(user_id), self.meta_key(user_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(meta)
+        pipe.zrevrangebylex(timeline, upper, b"-", start=0, num=count)
+        pipe.pexpire(meta, self.ttl_ms)
+        pipe.pexpire(timeline, self.ttl_ms)
+        meta_fields, members, _, _ = await pipe.execute()
+        if not meta_fields:
+            return TimelinePage(built=False)
+        followees = {
+            int(name[len(FOLLOWEE_FIELD_PREFIX) :])
+            for raw in meta_fields
+            if (name := raw.decode() if isinstance(raw, bytes) else raw).startswith(
+                FOLLOWEE_FIELD_PREFIX
+            )
+        }
+        return TimelinePage(
+            built=True,
+            post_ids=[decode_member(m) for m in members],
+            merged_followees=followees,
+        )
+
+    async def size(self, user_id: int) -> int:
+        return int(await self.redis.zcard(self.timeline_key(user_id)))
+
+    async def drop(self, user_id: int) -> None:
+        await self.redis.delete(self.timeline_key(user_id))
+        await self.redis.delete(self.meta_key(user_id))
