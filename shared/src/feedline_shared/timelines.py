@@ -37,7 +37,8 @@ end
 return 1
 """
 
-# KEYS: timeline, meta. ARGV: cap, ttl_ms, now_ms, replace (1/0), n_followees, followees..., members...
+# KEYS: timeline, meta.
+# ARGV: cap, ttl_ms, now_ms, replace (1/0), n_followees, followees..., members...
 # replace=1 rebuilds from scratch; replace=0 merges into a built timeline and is a no-op otherwise.
 _WRITE = """
 local cap = tonumber(ARGV[1])

@@ -1,0 +1,150 @@
+"""Typed clients for the internal routes of user-service and post-service (docs/architecture.md).
+
+Each wraps the process's one pooled ``httpx.AsyncClient``; failures surface as problems
+(``DependencyUnavailable`` when the other service is down, its own 4xx otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from feedline_shared.http import call_service, user_headers
+from feedline_shared.schemas import Post, UserSummary
+
+USER_BATCH_MAX = 1000
+POST_BATCH_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Followee:
+    id: int
+    followers_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    id: int
+    author_id: int
+
+
+class UserServiceClient:
+    name = "user-service"
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    async def users_by_id(self, user_ids: Sequence[int]) -> dict[int, UserSummary]:
+        found: dict[int, UserSummary] = {}
+        unique = list(dict.fromkeys(user_ids))
+        for start in range(0, len(unique), USER_BATCH_MAX):
+            chunk = unique[start : start + USER_BATCH_MAX]
+            response = await call_service(
+                self.http,
+                self.name,
+                "POST",
+                f"{self.base_url}/internal/users/batch",
+                json={"ids": [str(u) for u in chunk]},
+            )
+            for item in response.json()["items"]:
+                summary = UserSummary.model_validate(item)
+                found[summary.id] = summary
+        return found
+
+    async def follower_ids_page(
+        self, user_id: int, *, cursor: str | None, limit: int = 1000
+    ) -> tuple[list[int], str | None]:
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        response = await call_service(
+            self.http,
+            self.name,
+            "GET",
+            f"{self.base_url}/internal/users/{user_id}/follower-ids",
+            params=params,
+        )
+        body = response.json()
+        return [int(i) for i in body["items"]], body["next_cursor"]
+
+    async def following(self, user_id: int) -> list[Followee]:
+        response = await call_service(
+            self.http, self.name, "GET", f"{self.base_url}/internal/users/{user_id}/following-ids"
+        )
+        return [
+            Followee(int(item["id"]), int(item["followers_count"]))
+            for item in response.json()["items"]
+        ]
+
+    async def user_id_by_username(self, username: str) -> int:
+        response = await call_service(
+            self.http, self.name, "GET", f"{self.base_url}/internal/users/by-username/{username}"
+        )
+        return int(response.json()["id"])
+
+
+class PostServiceClient:
+    name = "post-service"
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    async def posts_by_id(self, post_ids: Sequence[int], viewer_id: int | None) -> list[Post]:
+        """Existing, undeleted posts among ``post_ids``, in the order asked."""
+        posts: list[Post] = []
+        for start in range(0, len(post_ids), POST_BATCH_MAX):
+            chunk = post_ids[start : start + POST_BATCH_MAX]
+            response = await call_service(
+                self.http,
+                self.name,
+                "POST",
+                f"{self.base_url}/internal/posts/batch",
+                json={
+                    "ids": [str(p) for p in chunk],
+                    "viewer_id": None if viewer_id is None else str(viewer_id),
+                },
+            )
+            posts.extend(Post.model_validate(item) for item in response.json()["items"])
+        return posts
+
+    async def posts_by_authors(
+        self,
+        author_ids: Sequence[int],
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[PostRef]:
+        """Newest-first ids of undeleted posts by ``author_ids`` with ``after < id < before``."""
+        if not author_ids:
+            return []
+        response = await call_service(
+            self.http,
+            self.name,
+            "POST",
+            f"{self.base_url}/internal/posts/by-authors",
+            json={
+                "author_ids": [str(a) for a in author_ids],
+                "before": None if before is None else str(before),
+                "after": None if after is None else str(after),
+                "limit": limit,
+            },
+        )
+        return [PostRef(int(i["id"]), int(i["author_id"])) for i in response.json()["items"]]
+
+    async def post_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
+        response = await call_service(
+            self.http,
+            self.name,
+            "GET",
+            f"{self.base_url}/internal/post-counts",
+            params={"user_ids": ",".join(str(u) for u in user_ids)},
+        )
+        return {int(k): int(v) for k, v in response.json()["counts"].items()}
+
+
+__all__ = ["Followee", "PostRef", "PostServiceClient", "UserServiceClient", "user_headers"]
