@@ -37,8 +37,8 @@ class UserServiceClient:
         self.http = http
         self.base_url = base_url.rstrip("/")
 
-    async def users_by_id(self, user_ids: Sequence[int]) -> dict[int, UserSummary]:
-        found: dict[int, UserSummary] = {}
+    async def _batch(self, user_ids: Sequence[int]) -> list[dict[str, object]]:
+        items: list[dict[str, object]] = []
         unique = list(dict.fromkeys(user_ids))
         for start in range(0, len(unique), USER_BATCH_MAX):
             chunk = unique[start : start + USER_BATCH_MAX]
@@ -49,10 +49,18 @@ class UserServiceClient:
                 f"{self.base_url}/internal/users/batch",
                 json={"ids": [str(u) for u in chunk]},
             )
-            for item in response.json()["items"]:
-                summary = UserSummary.model_validate(item)
-                found[summary.id] = summary
-        return found
+            items.extend(response.json()["items"])
+        return items
+
+    async def users_by_id(self, user_ids: Sequence[int]) -> dict[int, UserSummary]:
+        summaries = (UserSummary.model_validate(item) for item in await self._batch(user_ids))
+        return {summary.id: summary for summary in summaries}
+
+    async def follower_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
+        return {
+            int(item["id"]): int(item["followers_count"])  # type: ignore[call-overload]
+            for item in await self._batch(user_ids)
+        }
 
     async def follower_ids_page(
         self, user_id: int, *, cursor: str | None, limit: int = 1000
