@@ -1,0 +1,70 @@
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+
+from feedline_shared.app import create_service_app, set_readiness_checks
+from feedline_shared.context import request_id_var
+from feedline_shared.http import ActingUser
+from feedline_shared.settings import ServiceSettings
+
+router = APIRouter()
+
+
+@router.post("/echo")
+async def echo(user: ActingUser) -> dict:
+    return {"user": str(user), "request_id": request_id_var.get()}
+
+
+def _client(ready: bool = True) -> TestClient:
+    @asynccontextmanager
+    async def lifespan(app):
+        async def redis_check() -> None:
+            if not ready:
+                raise ConnectionError("down")
+
+        set_readiness_checks(app, {"redis": redis_check})
+        yield
+
+    settings = ServiceSettings(service_name="demo", internal_token="secret")
+    app = create_service_app(
+        settings, title="demo", lifespan=lifespan, routers=[router], max_body_bytes=100
+    )
+    return TestClient(app)
+
+
+def test_internal_routes_need_the_credential_and_get_the_acting_user():
+    with _client() as client:
+        assert client.post("/echo", headers={"X-User-ID": "5"}).status_code == 401
+        ok = client.post(
+            "/echo",
+            headers={"X-Internal-Token": "secret", "X-User-ID": "5", "X-Request-ID": "abc"},
+        )
+        assert ok.json() == {"user": "5", "request_id": "abc"}
+        assert ok.headers["x-request-id"] == "abc"
+
+
+def test_oversized_bodies_are_refused_with_413():
+    with _client() as client:
+        response = client.post(
+            "/echo", content=b"x" * 500, headers={"X-Internal-Token": "secret", "X-User-ID": "5"}
+        )
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_readiness_names_the_failing_dependency():
+    with _client(ready=False) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["failing"] == ["redis"]
+        assert client.get("/healthz").status_code == 200
+        assert "feedline_http_requests_total" in client.get("/metrics").text
+
+
+def test_production_refuses_the_development_credential():
+    import pytest
+
+    with pytest.raises(ValueError, match="INTERNAL_TOKEN"):
+        ServiceSettings(environment="production")
+    assert ServiceSettings(environment="production", internal_token="x" * 40).internal_token
