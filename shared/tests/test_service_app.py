@@ -68,3 +68,10 @@ def test_production_refuses_the_development_credential():
     with pytest.raises(ValueError, match="INTERNAL_TOKEN"):
         ServiceSettings(environment="production")
     assert ServiceSettings(environment="production", internal_token="x" * 40).internal_token
+
+
+def test_http_metrics_are_labelled_with_the_route_template():
+    with _client() as client:
+        client.post("/echo", headers={"X-Internal-Token": "secret", "X-User-ID": "5"})
+        text = client.get("/metrics").text
+        assert 'route="/echo"' in text

@@ -11,7 +11,6 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -41,26 +40,12 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
-        self._route_cache: dict[tuple[str, str], str] = {}
 
-    def _route_template(self, scope: Scope) -> str:
-        app = scope.get("app")
-        key = (scope["method"], scope["path"])
-        cached = self._route_cache.get(key)
-        if cached is not None:
-            return cached
-        template = "unmatched"
-        router = getattr(app, "router", None)
-        for route in getattr(router, "routes", ()):
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                template = getattr(route, "path", template)
-                break
-        if len(self._route_cache) < 10_000 and template != "unmatched":
-            # Only templates are cached by concrete path when the path has no parameters.
-            if "{" not in template:
-                self._route_cache[key] = template
-        return template
+    @staticmethod
+    def _route_template(scope: Scope) -> str:
+        # The router records the matched route in the shared scope while handling the request.
+        route = scope.get("route")
+        return getattr(route, "path", None) or "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,0 +1,1 @@
+"""Feedline feed-service: the caller's home feed (``GET /feed``)."""

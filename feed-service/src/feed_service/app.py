@@ -1,0 +1,96 @@
+"""The feed-service application: ``uvicorn feed_service.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from feed_service.plan import FeedPlanner
+from feed_service.ranking import AffinityReader, RankWeights, SnapshotStore
+from feed_service.rebuild import TimelineRebuilder
+from feed_service.routes import feed as feed_routes
+from feed_service.service import Feed
+from feed_service.settings import Settings
+from feedline_shared.app import create_service_app, set_readiness_checks
+from feedline_shared.clients import PostServiceClient, UserServiceClient
+from feedline_shared.health import ReadinessCheck
+from feedline_shared.http import call_service, create_internal_client
+from feedline_shared.redis import create_redis
+from feedline_shared.timelines import TimelineStore
+
+
+def _health_check(http: httpx.AsyncClient, name: str, base_url: str) -> ReadinessCheck:
+    async def check() -> None:
+        await call_service(http, name, "GET", f"{base_url.rstrip('/')}/healthz")
+
+    return check
+
+
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = create_redis(settings)
+        http = create_internal_client(
+            settings.internal_token, settings.internal_timeout_seconds, transport=transport
+        )
+        try:
+            users = UserServiceClient(http, settings.user_service_url)
+            posts = PostServiceClient(http, settings.post_service_url)
+            prefix = settings.redis_key_prefix
+            store = TimelineStore(
+                redis,
+                cap=settings.timeline_cap,
+                ttl_seconds=settings.timeline_ttl_seconds,
+                prefix=prefix,
+            )
+            rebuilder = TimelineRebuilder(
+                store,
+                posts,
+                lock_timeout_seconds=settings.rebuild_lock_timeout_seconds,
+                poll_seconds=settings.rebuild_poll_seconds,
+            )
+            app.state.redis = redis
+            app.state.http = http
+            app.state.feed = Feed(
+                planner=FeedPlanner(
+                    users,
+                    posts,
+                    store,
+                    rebuilder,
+                    celebrity_threshold=settings.celebrity_follower_threshold,
+                ),
+                posts=posts,
+                affinity=AffinityReader(redis, prefix),
+                snapshots=SnapshotStore(redis, prefix, settings.rank_snapshot_ttl_seconds),
+                weights=RankWeights(
+                    like=settings.rank_like_weight,
+                    affinity=settings.rank_affinity_weight,
+                    gravity=settings.rank_gravity,
+                ),
+                rank_window=settings.rank_window,
+                overfetch=settings.feed_overfetch,
+                max_rounds=settings.feed_max_rounds,
+            )
+            set_readiness_checks(
+                app,
+                {
+                    "redis": redis.ping,
+                    "user-service": _health_check(http, users.name, settings.user_service_url),
+                    "post-service": _health_check(http, posts.name, settings.post_service_url),
+                },
+            )
+            yield
+        finally:
+            await http.aclose()
+            await redis.aclose()
+
+    return create_service_app(
+        settings, title="Feedline feed-service", lifespan=lifespan, routers=[feed_routes.router]
+    )

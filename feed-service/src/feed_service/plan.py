@@ -1,0 +1,155 @@
+"""What one feed request may show and where its ids come from, decided before paging.
+
+1. The follow set comes from user-service: celebrities (more than CELEBRITY_FOLLOWER_THRESHOLD
+   followers, never fanned out) and regular followees; the allowed authors are everyone followed
+   plus the viewer. Only posts by allowed authors are ever shown.
+2. The Redis timeline is read; a missing one (new user, lapsed, Redis flushed) is rebuilt first.
+3. Regular followees the timeline has not merged were just followed: their posts are merged
+   before serving. Merged followees no longer followed are unmerged (their entries are already
+   filtered out by the allowed set).
+4. Celebrities' posts are read from post-service and merged at read time.
+
+Degraded modes: with Redis down the whole feed comes from post-service; with user-service down a
+built timeline is served with its merged followees as the last known follow set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.exceptions import RedisError
+
+from feed_service.metrics import TIMELINE_READS
+from feed_service.rebuild import TimelineRebuilder
+from feed_service.sources import POSTS_BY_AUTHORS_MAX, AuthorsSource, IdSource, TimelineSource
+from feedline_shared.clients import Followee, PostServiceClient, UserServiceClient
+from feedline_shared.problems import DependencyUnavailable
+from feedline_shared.timelines import TimelinePage, TimelineStore
+
+logger = logging.getLogger(__name__)
+
+Source = Literal["hit", "rebuild", "degraded"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPlan:
+    user_id: int
+    allowed_authors: frozenset[int]
+    sources: list[IdSource]
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class FollowSet:
+    regular: list[int]
+    celebrities: list[int]
+
+    @property
+    def everyone(self) -> set[int]:
+        return {*self.regular, *self.celebrities}
+
+
+def split_following(following: list[Followee], threshold: int) -> FollowSet:
+    regular = [f.id for f in following if f.followers_count <= threshold]
+    celebrities = [f.id for f in following if f.followers_count > threshold]
+    return FollowSet(regular, celebrities)
+
+
+class FeedPlanner:
+    def __init__(
+        self,
+        users: UserServiceClient,
+        posts: PostServiceClient,
+        store: TimelineStore,
+        rebuilder: TimelineRebuilder,
+        *,
+        celebrity_threshold: int,
+    ) -> None:
+        self.users = users
+        self.posts = posts
+        self.store = store
+        self.rebuilder = rebuilder
+        self.celebrity_threshold = celebrity_threshold
+
+    async def plan(self, user_id: int, *, before: int | None, count: int) -> FeedPlan:
+        """``before``/``count`` are the page's first timeline read, done here and reused."""
+        try:
+            following = await self.users.following(user_id)
+        except DependencyUnavailable:
+            logger.warning("user-service unavailable; serving the last known follow set")
+            return await self._plan_from_last_known_follows(user_id, before, count)
+        follows = split_following(following, self.celebrity_threshold)
+        allowed = frozenset({*follows.everyone, user_id})
+        home_authors = [*follows.regular, user_id]
+        database = AuthorsSource(self.posts, home_authors)
+        celebrities = AuthorsSource(self.posts, follows.celebrities)
+        try:
+            page, source = await self._timeline(user_id, follows, before, count)
+        except (RedisError, OSError):
+            logger.warning("redis unavailable; serving the feed from post-service")
+            everyone = AuthorsSource(self.posts, [*follows.everyone, user_id])
+            return FeedPlan(user_id, allowed, [everyone], "degraded")
+        if not page.built:
+            return FeedPlan(user_id, allowed, [database, celebrities], source)
+        home = TimelineSource(
+            self.store, user_id, database, first_read=(before, count, page.post_ids)
+        )
+        return FeedPlan(user_id, allowed, [home, celebrities], source)
+
+    async def _timeline(
+        self, user_id: int, follows: FollowSet, before: int | None, count: int
+    ) -> tuple[TimelinePage, Source]:
+        page = await self.store.read(user_id, before=before, count=count)
+        source: Source = "hit"
+        TIMELINE_READS.labels("hit" if page.built else "miss").inc()
+        if not page.built:
+            await self.rebuilder.ensure_built(user_id, follows.regular)
+            source = "rebuild"
+            page = await self.store.read(user_id, before=before, count=count)
+            if not page.built:
+                # Rebuilt, then dropped before we read it (flush, expiry): serve from the sources.
+                return page, source
+        if await self._reconcile_follows(user_id, page, follows):
+            page = await self.store.read(user_id, before=before, count=count)
+        return page, source
+
+    async def _reconcile_follows(
+        self, user_id: int, page: TimelinePage, follows: FollowSet
+    ) -> bool:
+        """Merges just-followed accounts and unmerges unfollowed ones; True if entries changed."""
+        followed = follows.everyone
+        missing = [f for f in follows.regular if f not in page.merged_followees]
+        gone = [f for f in page.merged_followees if f not in followed]
+        if gone:
+            await asyncio.gather(*(self.store.unmerge(user_id, f, []) for f in gone))
+        if not missing:
+            return False
+        limit = min(self.store.cap, POSTS_BY_AUTHORS_MAX)
+        refs = await self.posts.posts_by_authors(missing, limit=limit)
+        by_author: dict[int, list[int]] = defaultdict(list)
+        for ref in refs:
+            by_author[ref.author_id].append(ref.id)
+        await asyncio.gather(*(self.store.merge(user_id, f, by_author[f]) for f in missing))
+        return True
+
+    async def _plan_from_last_known_follows(
+        self, user_id: int, before: int | None, count: int
+    ) -> FeedPlan:
+        try:
+            page = await self.store.read(user_id, before=before, count=count)
+        except (RedisError, OSError) as exc:
+            raise DependencyUnavailable(
+                "The feed is unavailable: user-service and redis are both down"
+            ) from exc
+        if not page.built:
+            raise DependencyUnavailable("user-service is unavailable and no timeline is cached")
+        allowed = frozenset({*page.merged_followees, user_id})
+        database = AuthorsSource(self.posts, [*page.merged_followees, user_id])
+        home = TimelineSource(
+            self.store, user_id, database, first_read=(before, count, page.post_ids)
+        )
+        return FeedPlan(user_id, allowed, [home], "degraded")

@@ -1,0 +1,1 @@
+"""Feedline user-service: accounts, profiles, the follow graph and API keys."""

@@ -1,0 +1,80 @@
+"""The user-service application: `uvicorn user_service.app:create_app --factory`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from feedline_shared.app import create_service_app, set_readiness_checks
+from feedline_shared.clients import PostServiceClient
+from feedline_shared.db import Database
+from feedline_shared.http import create_internal_client
+from feedline_shared.ids import IdGenerator
+from feedline_shared.outbox import OutboxRelay
+from user_service.models import outbox
+from user_service.passwords import Passwords
+from user_service.posts import PostCounts
+from user_service.readiness import BrokerProbe, postgres_check
+from user_service.routes import api_keys, auth, internal, users
+from user_service.settings import Settings
+
+
+def listen_dsn(database_url: str) -> str:
+    """The libpq-style DSN asyncpg's LISTEN connection takes (no SQLAlchemy driver suffix)."""
+    return database_url.replace("+asyncpg", "", 1)
+
+
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """``transport`` replaces the network to other Feedline services (tests stand them in)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings)
+        http = create_internal_client(
+            settings.internal_token, settings.internal_timeout_seconds, transport=transport
+        )
+        broker = BrokerProbe(settings.amqp_url)
+        relay = OutboxRelay(
+            service=settings.service_name,
+            engine=database.engine,
+            table=outbox,
+            amqp_url=settings.amqp_url,
+            exchange_name=settings.events_exchange,
+            listen_dsn=listen_dsn(settings.database_url),
+            poll_interval_seconds=settings.outbox_poll_interval_seconds,
+        )
+        app.state.database = database
+        app.state.session_scope = asynccontextmanager(database.session)
+        app.state.ids = IdGenerator(settings.node_id)
+        # Building the hasher makes its dummy hash: argon2 work, kept off the event loop.
+        app.state.passwords = await asyncio.to_thread(Passwords, settings)
+        app.state.post_counts = PostCounts(
+            PostServiceClient(http, settings.post_service_url),
+            settings.post_counts_timeout_seconds,
+        )
+        app.state.relay = relay
+        set_readiness_checks(
+            app, {"postgres": postgres_check(database.engine), "rabbitmq": broker.check}
+        )
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await broker.close()
+            await http.aclose()
+            await database.dispose()
+
+    return create_service_app(
+        settings,
+        title="Feedline user-service",
+        lifespan=lifespan,
+        routers=[users.router, auth.router, api_keys.router, internal.router],
+    )

@@ -1,0 +1,132 @@
+"""The follow graph: follow, unfollow, follower/following pages and the internal id lists.
+
+Counters change in the same transaction as the follow row, and only when a row really was
+inserted or deleted, so concurrent and repeated requests leave them exact.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedline_shared.cursors import cursor_int, decode_cursor, encode_cursor
+from feedline_shared.events import UserFollowed, UserUnfollowed
+from feedline_shared.ids import IdGenerator
+from feedline_shared.outbox import add_event
+from feedline_shared.pagination import Page
+from feedline_shared.problems import ValidationFailed
+from feedline_shared.schemas import UserSummary
+from user_service.models import Follow, User, outbox
+from user_service.schemas import Followee
+from user_service.service import get_by_username, get_user
+
+Direction = Literal["followers", "following"]
+
+
+async def follow(session: AsyncSession, ids: IdGenerator, follower_id: int, username: str) -> bool:
+    """Makes ``follower_id`` follow ``username``; True when this call created the follow."""
+    await get_user(session, follower_id)
+    followee = await get_by_username(session, username)
+    if followee.id == follower_id:
+        raise ValidationFailed("You cannot follow yourself", field="username")
+    inserted = await session.scalar(
+        insert(Follow)
+        .values(id=ids.next_id(), follower_id=follower_id, followee_id=followee.id)
+        .on_conflict_do_nothing(index_elements=[Follow.followee_id, Follow.follower_id])
+        .returning(Follow.id)
+    )
+    if inserted is None:
+        return False
+    await _shift_counts(session, follower_id, followee.id, +1)
+    await add_event(session, outbox, UserFollowed(follower_id=follower_id, followee_id=followee.id))
+    return True
+
+
+async def unfollow(session: AsyncSession, follower_id: int, username: str) -> bool:
+    """Ends the follow if there is one; True when this call deleted it."""
+    followee = await get_by_username(session, username)
+    deleted = await session.scalar(
+        delete(Follow)
+        .where(Follow.follower_id == follower_id, Follow.followee_id == followee.id)
+        .returning(Follow.id)
+    )
+    if deleted is None:
+        return False
+    await _shift_counts(session, follower_id, followee.id, -1)
+    await add_event(
+        session, outbox, UserUnfollowed(follower_id=follower_id, followee_id=followee.id)
+    )
+    return True
+
+
+async def _shift_counts(
+    session: AsyncSession, follower_id: int, followee_id: int, delta: int
+) -> None:
+    # Rows are locked in id order, so A→B and B→A at the same moment cannot deadlock.
+    for user_id in sorted((follower_id, followee_id)):
+        column = User.followers_count if user_id == followee_id else User.following_count
+        await session.execute(
+            update(User).where(User.id == user_id).values({column: column + delta})
+        )
+
+
+async def follow_page(
+    session: AsyncSession, username: str, direction: Direction, limit: int, cursor: str | None
+) -> Page[UserSummary]:
+    """Followers or followees of ``username``, newest follow first."""
+    fields = decode_cursor(cursor, required=("before",))
+    user = await get_by_username(session, username)
+    if direction == "followers":
+        owner, other = Follow.followee_id, Follow.follower_id
+    else:
+        owner, other = Follow.follower_id, Follow.followee_id
+    query = (
+        select(Follow.id.label("follow_id"), User.id, User.username, User.display_name)
+        .join(User, User.id == other)
+        .where(owner == user.id)
+        .order_by(Follow.id.desc())
+        .limit(limit + 1)
+    )
+    if fields is not None:
+        query = query.where(Follow.id < cursor_int(fields, "before"))
+    rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor({"before": str(page[-1].follow_id)}) if len(rows) > limit else None
+    return Page[UserSummary](
+        items=[UserSummary.model_validate(row) for row in page], next_cursor=next_cursor
+    )
+
+
+async def follower_ids(
+    session: AsyncSession, user_id: int, limit: int, cursor: str | None
+) -> tuple[list[int], str | None]:
+    """A page of follower ids in ascending order: stable while follows come and go."""
+    fields = decode_cursor(cursor, required=("after",))
+    await get_user(session, user_id)
+    query = (
+        select(Follow.follower_id)
+        .where(Follow.followee_id == user_id)
+        .order_by(Follow.follower_id)
+        .limit(limit + 1)
+    )
+    if fields is not None:
+        query = query.where(Follow.follower_id > cursor_int(fields, "after"))
+    ids = list((await session.scalars(query)).all())
+    page = ids[:limit]
+    next_cursor = encode_cursor({"after": str(page[-1])}) if len(ids) > limit else None
+    return page, next_cursor
+
+
+async def followees(session: AsyncSession, user_id: int) -> list[Followee]:
+    """Every account ``user_id`` follows, with its followers_count."""
+    await get_user(session, user_id)
+    rows = await session.execute(
+        select(User.id, User.followers_count)
+        .join(Follow, Follow.followee_id == User.id)
+        .where(Follow.follower_id == user_id)
+        .order_by(Follow.id.desc())
+    )
+    return [Followee.model_validate(row) for row in rows]

@@ -1,0 +1,128 @@
+"""Accounts and profiles: registration, login, profile reads and updates.
+
+Functions take the request's session and never commit; the request dependency commits once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedline_shared.events import UserUpdated
+from feedline_shared.ids import IdGenerator
+from feedline_shared.outbox import add_event
+from feedline_shared.problems import Conflict, NotFound, Unauthorized, ValidationFailed
+from feedline_shared.schemas import (
+    USERNAME_PATTERN,
+    LoginRequest,
+    ProfileUpdate,
+    RegisterRequest,
+)
+from user_service.models import User, outbox, utcnow
+from user_service.passwords import Passwords
+from user_service.schemas import UserWithFollowers
+
+INVALID_CREDENTIALS = "Invalid username or password"
+_USERNAME = re.compile(USERNAME_PATTERN)
+
+
+def fold_username(username: str) -> str:
+    """Usernames are unique and looked up case-insensitively: they are stored lowercase."""
+    return username.lower()
+
+
+def _display_name(value: str) -> str:
+    if not value.strip():
+        raise ValidationFailed("display_name must not be blank", field="display_name")
+    return value
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+async def find_by_username(session: AsyncSession, username: str) -> User | None:
+    if not _USERNAME.fullmatch(username):
+        return None
+    return await session.scalar(select(User).where(User.username == fold_username(username)))
+
+
+async def get_by_username(session: AsyncSession, username: str) -> User:
+    user = await find_by_username(session, username)
+    if user is None:
+        raise NotFound(f"No user named {username!r}")
+    return user
+
+
+async def summaries_by_id(session: AsyncSession, user_ids: list[int]) -> list[UserWithFollowers]:
+    """Existing accounts among ``user_ids``; unknown ids are left out."""
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(User.id, User.username, User.display_name, User.followers_count).where(
+            User.id.in_(set(user_ids))
+        )
+    )
+    return [UserWithFollowers.model_validate(row) for row in rows]
+
+
+async def register(
+    session: AsyncSession, passwords: Passwords, ids: IdGenerator, request: RegisterRequest
+) -> User:
+    """Creates the account; 409 when the username is taken in any letter case."""
+    display_name = (
+        request.username if request.display_name is None else _display_name(request.display_name)
+    )
+    password_hash = await passwords.hash(request.password)
+    # ON CONFLICT instead of catching IntegrityError: the transaction stays usable and a race
+    # between two registrations of one name ends in exactly one 201 and one 409.
+    statement = (
+        insert(User)
+        .values(
+            id=ids.next_id(),
+            username=fold_username(request.username),
+            display_name=display_name,
+            bio=request.bio or "",
+            password_hash=password_hash,
+        )
+        .on_conflict_do_nothing(index_elements=[User.username])
+        .returning(User)
+    )
+    user = await session.scalar(statement)
+    if user is None:
+        raise Conflict(f"Username {request.username!r} is already taken")
+    return user
+
+
+async def authenticate(session: AsyncSession, passwords: Passwords, request: LoginRequest) -> User:
+    """The account for these credentials; one 401 for an unknown user and a wrong password."""
+    user = await find_by_username(session, request.username)
+    if not await passwords.verify(user.password_hash if user else None, request.password):
+        raise Unauthorized(INVALID_CREDENTIALS)
+    assert user is not None  # verify() is False without a stored hash
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash(request.password)
+    return user
+
+
+async def update_profile(session: AsyncSession, user_id: int, changes: ProfileUpdate) -> User:
+    """Applies the given fields; an effective change writes ``user.updated`` with it."""
+    user = await get_user(session, user_id)
+    changed = False
+    if changes.display_name is not None:
+        display_name = _display_name(changes.display_name)
+        changed |= display_name != user.display_name
+        user.display_name = display_name
+    if changes.bio is not None:
+        changed |= changes.bio != user.bio
+        user.bio = changes.bio
+    if changed:
+        user.updated_at = utcnow()
+        await add_event(session, outbox, UserUpdated(user_id=user.id))
+    return user
