@@ -75,3 +75,15 @@ def test_http_metrics_are_labelled_with_the_route_template():
         client.post("/echo", headers={"X-Internal-Token": "secret", "X-User-ID": "5"})
         text = client.get("/metrics").text
         assert 'route="/echo"' in text
+
+
+def test_chunked_bodies_over_the_limit_are_413_too():
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 50
+
+    with _client() as client:
+        response = client.post(
+            "/echo", content=chunks(), headers={"X-Internal-Token": "secret", "X-User-ID": "5"}
+        )
+        assert response.status_code == 413

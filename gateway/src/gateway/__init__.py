@@ -1,0 +1,1 @@
+"""Feedline gateway: the only public entry, serving the /api/v1 contract."""

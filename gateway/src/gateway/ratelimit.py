@@ -1,0 +1,69 @@
+"""Fixed-window rate limits counted in Redis, failing open when Redis is unavailable."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from feedline_shared.problems import RateLimited
+from feedline_shared.redis import AnyRedis
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "feedline:rl"
+
+RATE_LIMITED = Counter(
+    "feedline_gateway_rate_limited_total",
+    "Requests refused with 429, by limit.",
+    ["limit"],
+)
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "feedline_gateway_rate_limit_fail_open_total",
+    "Requests served without a rate-limit check because Redis did not answer.",
+    ["limit"],
+)
+
+
+def window_key(limit_name: str, subject: str, window: int) -> str:
+    return f"{KEY_PREFIX}:{limit_name}:{subject}:{window}"
+
+
+class FixedWindowLimiter:
+    """At most ``limit`` hits per ``window_seconds`` for one subject; ``limit`` 0 disables it."""
+
+    def __init__(self, redis: AnyRedis, *, name: str, limit: int, window_seconds: int) -> None:
+        self.redis = redis
+        self.name = name
+        self.limit = limit
+        self.window_seconds = window_seconds
+
+    async def hit(self, subject: str, *, now: float | None = None) -> None:
+        """Counts one request; raises ``RateLimited`` (429 with Retry-After) past the limit."""
+        if self.limit <= 0:
+            return
+        moment = time.time() if now is None else now
+        window = int(moment // self.window_seconds)
+        key = window_key(self.name, subject, window)
+        try:
+            # INCR and EXPIRE travel together, so no counter outlives its window even when a
+            # client disconnects between the two.
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, self.window_seconds + 1)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:
+            # A limiter must not take the API down with it: serve, and make the gap visible.
+            RATE_LIMIT_FAIL_OPEN.labels(self.name).inc()
+            logger.warning(
+                "rate limit not checked: redis unavailable",
+                extra={"limit": self.name, "error": type(exc).__name__},
+            )
+            return
+        if int(count) > self.limit:
+            RATE_LIMITED.labels(self.name).inc()
+            window_end = (window + 1) * self.window_seconds
+            raise RateLimited(max(1, math.ceil(window_end - moment)))

@@ -1,0 +1,1 @@
+"""Public route declarations, one module per area of the contract."""
