@@ -1,0 +1,1 @@
+"""Feedline post-service: posts, likes and the events that announce them."""

@@ -1,0 +1,105 @@
+"""The post-service application: ``uvicorn post_service.app:create_app --factory``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa_exc
+from starlette.responses import Response
+
+from feedline_shared.app import create_service_app, set_readiness_checks
+from feedline_shared.clients import UserServiceClient
+from feedline_shared.db import Database
+from feedline_shared.http import create_internal_client
+from feedline_shared.ids import IdGenerator
+from feedline_shared.outbox import OutboxRelay
+from feedline_shared.problems import DependencyUnavailable, problem_response
+from feedline_shared.redis import create_redis
+from post_service.authors import AuthorDirectory
+from post_service.models import SCHEMA, outbox
+from post_service.readiness import BrokerProbe, postgres_check, redis_check
+from post_service.routes import internal, public
+from post_service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """``transport`` replaces the network to user-service (tests stand in for it)."""
+    settings = settings or Settings()
+    if settings.db_schema != SCHEMA:
+        raise ValueError(f"DB_SCHEMA must be {SCHEMA!r}: the tables are declared in it")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings)
+        redis = create_redis(settings)
+        http = create_internal_client(
+            settings.internal_token, settings.internal_timeout_seconds, transport=transport
+        )
+        broker = BrokerProbe(settings.amqp_url)
+        relay = OutboxRelay(
+            service=settings.service_name,
+            engine=database.engine,
+            table=outbox,
+            amqp_url=settings.amqp_url,
+            exchange_name=settings.events_exchange,
+            listen_dsn=settings.listen_dsn,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_seconds=settings.outbox_poll_interval_seconds,
+        )
+        app.state.database = database
+        app.state.redis = redis
+        app.state.http = http
+        app.state.ids = IdGenerator(settings.node_id)
+        app.state.authors = AuthorDirectory(
+            UserServiceClient(http, settings.user_service_url),
+            redis,
+            ttl_seconds=settings.user_cache_ttl_seconds,
+            redis_retry_after_seconds=settings.redis_retry_after_seconds,
+        )
+        app.state.relay = relay
+        set_readiness_checks(
+            app,
+            {
+                "postgres": postgres_check(database),
+                "redis": redis_check(redis),
+                "rabbitmq": broker.check,
+            },
+        )
+        if settings.outbox_relay_enabled:
+            relay.start()
+        try:
+            yield
+        finally:
+            if settings.outbox_relay_enabled:
+                await relay.stop()
+            await broker.close()
+            await http.aclose()
+            await redis.aclose()
+            await database.dispose()
+
+    app = create_service_app(
+        settings,
+        title="Feedline post-service",
+        lifespan=lifespan,
+        routers=[public.router, internal.router],
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
+    app.add_exception_handler(sa_exc.InterfaceError, _database_unavailable)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)
+    app.add_exception_handler(OSError, _database_unavailable)
+    return app
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> Response:
+    # Connection failures and pool exhaustion are an outage, not a bug: 503, so callers retry.
+    logger.warning("database unavailable: %s", exc)
+    return problem_response(DependencyUnavailable("The post database is unavailable"))

@@ -1,0 +1,1 @@
+"""HTTP routes: public (forwarded by the gateway) and internal (service to service)."""

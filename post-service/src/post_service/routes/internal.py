@@ -1,0 +1,49 @@
+"""Service-to-service routes (never forwarded by the gateway): batch lookups and counts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from post_service import service
+from post_service.dependencies import (
+    AuthorsDep,
+    ReplicaSessionDep,
+    SessionDep,
+    UserIds,
+    require_internal_credential,
+)
+from post_service.schemas import (
+    PostBatch,
+    PostBatchRequest,
+    PostCounts,
+    PostRefOut,
+    PostRefs,
+    PostsByAuthorsRequest,
+)
+
+router = APIRouter(
+    prefix="/internal", dependencies=[Depends(require_internal_credential)], tags=["internal"]
+)
+
+
+@router.post("/posts/batch")
+async def posts_batch(
+    body: PostBatchRequest, session: SessionDep, authors: AuthorsDep
+) -> PostBatch:
+    # The primary, not a replica: fan-out asks for posts created a moment ago.
+    items = await service.posts_by_ids(session, authors, body.ids, body.viewer_id)
+    return PostBatch(items=items)
+
+
+@router.post("/posts/by-authors")
+async def posts_by_authors(body: PostsByAuthorsRequest, session: ReplicaSessionDep) -> PostRefs:
+    refs = await service.post_ids_by_authors(
+        session, body.author_ids, before=body.before, after=body.after, limit=body.limit
+    )
+    return PostRefs(items=[PostRefOut(id=post_id, author_id=author) for post_id, author in refs])
+
+
+@router.get("/post-counts")
+async def post_counts(user_ids: UserIds, session: ReplicaSessionDep) -> PostCounts:
+    counts = await service.post_counts(session, user_ids)
+    return PostCounts(counts={str(user_id): count for user_id, count in counts.items()})
