@@ -1,0 +1,1 @@
+"""Feedline's fanout worker: consumes events and writes home timelines into Redis."""

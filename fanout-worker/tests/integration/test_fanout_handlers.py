@@ -1,0 +1,127 @@
+"""Likes (affinity, deduplicated), follow/unfollow merges, profile updates, celebrities."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from aio_pika.abc import AbstractChannel
+from fanout_standins import StandInServer
+from fanout_support import (
+    build_timelines,
+    has_post,
+    holders,
+    metric,
+    publish,
+    running_worker,
+    timelines_of,
+    wait_for,
+)
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from fanout_worker.keys import affinity_key, user_cache_key
+from fanout_worker.settings import Settings
+from feedline_shared.events import (
+    PostCreated,
+    PostLiked,
+    PostUnliked,
+    UserFollowed,
+    UserUnfollowed,
+    UserUpdated,
+)
+from feedline_shared.timelines import TimelineStore
+
+LIKER = 9_000_001
+AUTHOR = 9_000_002
+
+
+async def _consumed(event_type: str, count: int, before: float) -> None:
+    async def done() -> bool:
+        return metric("feedline_fanout_events_total", type=event_type, outcome="ok") >= (
+            before + count
+        )
+
+    await wait_for(done, what=f"{count} {event_type} events")
+
+
+async def test_redelivered_like_events_count_once_in_affinity(
+    worker: FastAPI, redis: Redis, channel: AbstractChannel
+) -> None:
+    liked_before = metric("feedline_fanout_events_total", type="post.liked", outcome="ok")
+    unliked_before = metric("feedline_fanout_events_total", type="post.unliked", outcome="ok")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    like = {"author_id": AUTHOR, "user_id": LIKER, "like_count": 1}
+    await publish(channel, PostLiked(post_id=1, **like), event_id=first)
+    await publish(channel, PostLiked(post_id=1, **like), event_id=first)
+    await publish(channel, PostLiked(post_id=2, **like), event_id=second)
+    await _consumed("post.liked", 3, liked_before)
+    assert await redis.hget(affinity_key(LIKER), str(AUTHOR)) == b"2"
+
+    unlike = uuid.uuid4()
+    await publish(channel, PostUnliked(post_id=2, **like), event_id=unlike)
+    await publish(channel, PostUnliked(post_id=2, **like), event_id=unlike)
+    await _consumed("post.unliked", 2, unliked_before)
+    assert await redis.hget(affinity_key(LIKER), str(AUTHOR)) == b"1"
+    assert await redis.ttl(f"feedline:evt:{{{LIKER}}}:{first}") > 6 * 86_400
+
+
+async def test_follow_merges_followee_posts_and_unfollow_removes_them(
+    worker: FastAPI, stand_in: StandInServer, redis: Redis, channel: AbstractChannel
+) -> None:
+    follower, unbuilt, followee, other = 9_100_001, 9_100_002, 9_100_003, 9_100_004
+    stand_in.state.posts[followee] = [903, 902, 901]
+    await build_timelines(redis, [follower])
+    store = TimelineStore(redis)
+    await store.merge(follower, other, [500])
+    before = metric("feedline_fanout_events_total", type="user.followed", outcome="ok")
+
+    await publish(channel, UserFollowed(follower_id=follower, followee_id=followee))
+    await publish(channel, UserFollowed(follower_id=unbuilt, followee_id=followee))
+    await _consumed("user.followed", 2, before)
+    assert await timelines_of(redis, [follower]) == [[500, 901, 902, 903]]
+    assert await redis.hexists(store.meta_key(follower), f"f:{followee}")
+    assert await redis.exists(store.timeline_key(unbuilt), store.meta_key(unbuilt)) == 0
+
+    before = metric("feedline_fanout_events_total", type="user.unfollowed", outcome="ok")
+    await publish(channel, UserUnfollowed(follower_id=follower, followee_id=followee))
+    await _consumed("user.unfollowed", 1, before)
+    assert await timelines_of(redis, [follower]) == [[500]]
+    assert not await redis.hexists(store.meta_key(follower), f"f:{followee}")
+
+
+async def test_profile_update_drops_the_cached_author_summary(
+    worker: FastAPI, redis: Redis, channel: AbstractChannel
+) -> None:
+    await redis.set(user_cache_key(AUTHOR), b'{"id": "9000002"}')
+    await redis.set(user_cache_key(LIKER), b'{"id": "9000001"}')
+    await publish(channel, UserUpdated(user_id=AUTHOR))
+
+    async def dropped() -> bool:
+        return not await redis.exists(user_cache_key(AUTHOR))
+
+    await wait_for(dropped, what="the cached summary to be deleted")
+    assert await redis.exists(user_cache_key(LIKER))
+
+
+async def test_celebrity_posts_reach_only_the_authors_own_timeline(
+    stand_in: StandInServer, redis: Redis, channel: AbstractChannel, settings: Settings
+) -> None:
+    celebrity, regular = 9_200_001, 9_200_002
+    followers = list(range(9_300_000, 9_300_030))
+    stand_in.state.followers[celebrity] = followers
+    stand_in.state.followers[regular] = followers[:20]
+    await build_timelines(redis, [*followers, celebrity])
+    narrow = settings.model_copy(update={"celebrity_follower_threshold": 25})
+    async with running_worker(narrow):
+        now = datetime.now(UTC)
+        await publish(channel, PostCreated(post_id=71, author_id=celebrity, created_at=now))
+        await publish(channel, PostCreated(post_id=72, author_id=regular, created_at=now))
+
+        async def regular_delivered() -> bool:
+            return await holders(redis, followers[:20], 72) == 20
+
+        await wait_for(regular_delivered, what="the regular author's post")
+        await wait_for(lambda: has_post(redis, celebrity, 71), what="the celebrity's own timeline")
+    assert await holders(redis, followers, 71) == 0
+    assert stand_in.state.requests["follower_ids"] == 1, "no follower paging for the celebrity"
