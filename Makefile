@@ -53,6 +53,7 @@ status:
 logs:
 	@tail -n 50 -F var/log/*.log
 
+test: export FEEDLINE_TEST_TOOLS = 1
 test: venv db
 	@$(BIN)/python scripts/run_tests.py
 

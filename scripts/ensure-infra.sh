@@ -34,7 +34,7 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     export FEEDLINE_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 ensure_postgres() {
@@ -75,7 +75,18 @@ ensure_rabbitmq() {
   wait_port 127.0.0.1 "$AMQP_PORT" RabbitMQ 60
 }
 
+# Tools the deploy checks use (promtool runs the alert-rule unit tests); optional: those checks
+# are skipped, with the reason, where the tool cannot be installed.
+ensure_test_tools() {
+  [ "${FEEDLINE_TEST_TOOLS:-0}" = 1 ] || return 0
+  have promtool && return 0
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    apt_install prometheus || log "promtool unavailable; alert-rule unit tests will be skipped"
+  fi
+}
+
 ensure_postgres
 ensure_redis
 ensure_rabbitmq
+ensure_test_tools
 log "PostgreSQL, Redis and RabbitMQ answer"

@@ -36,13 +36,13 @@ E2E_ENV = {
     "LOG_LEVEL": "INFO",
     # Cheap password hashing keeps registration-heavy tests fast; production keeps the defaults.
     "ARGON2_TIME_COST": "1",
-    "ARGON2_MEMORY_COST": "8192",
+    "ARGON2_MEMORY_COST_KIB": "8192",
     "ARGON2_PARALLELISM": "1",
     # Small caps and thresholds so the cap and celebrity paths are reached with little data.
     "TIMELINE_CAP": "50",
     "CELEBRITY_FOLLOWER_THRESHOLD": "3",
-    "RATE_LIMIT_PER_MINUTE": "100000",
-    "AUTH_RATE_LIMIT_PER_MINUTE": "100000",
+    "RATE_LIMIT_PER_PRINCIPAL": "100000",
+    "RATE_LIMIT_PER_ADDRESS": "100000",
 }
 
 
