@@ -21,7 +21,9 @@ from processes import DATABASE_ROLES, database_env  # noqa: E402
 async def _recreate_schema(url: str, schema: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    from feedline_shared.db import libpq_dsn
+
+    conn = await asyncpg.connect(libpq_dsn(url))
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
     finally:

@@ -34,7 +34,8 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 
-from user_service.app import create_app, listen_dsn
+from feedline_shared.db import libpq_dsn
+from user_service.app import create_app
 from user_service.settings import Settings
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def alembic_config() -> Config:
 
 @pytest.fixture(scope="session")
 async def migrated_schema(settings: Settings) -> str:
-    connection = await asyncpg.connect(listen_dsn(settings.database_url))
+    connection = await asyncpg.connect(libpq_dsn(settings.database_url))
     try:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.db_schema}" CASCADE')
         await connection.execute(f'CREATE SCHEMA "{settings.db_schema}"')

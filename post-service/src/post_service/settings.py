@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from feedline_shared.db import libpq_dsn
 from feedline_shared.settings import DatabaseSettings
 
 
@@ -38,4 +39,4 @@ class Settings(DatabaseSettings):
     @property
     def listen_dsn(self) -> str:
         """DATABASE_URL in plain libpq form, for the relay's LISTEN connection (asyncpg)."""
-        return self.database_url.replace("+asyncpg", "", 1)
+        return libpq_dsn(self.database_url)

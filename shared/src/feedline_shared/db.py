@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -76,3 +76,16 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+def libpq_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL as a plain DSN for a bare asyncpg connection (the relay's LISTEN).
+
+    SQLAlchemy's asyncpg dialect spells TLS ``?ssl=``; libpq-style DSNs spell it ``?sslmode=``,
+    so one DATABASE_URL serves both connections.
+    """
+    url = make_url(database_url).set(drivername="postgresql")
+    query = dict(url.query)
+    if "ssl" in query and "sslmode" not in query:
+        query["sslmode"] = query.pop("ssl")
+    return url.set(query=query).render_as_string(hide_password=False)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from redis.asyncio.cluster import RedisCluster
+
 from feedline_shared.redis import AnyRedis
 
 MEMBER_BYTES = 8
@@ -102,6 +104,7 @@ class TimelineStore:
         self.cap = cap
         self.ttl_ms = ttl_seconds * 1000
         self.prefix = prefix
+        self.cluster = isinstance(redis, RedisCluster)
         self._fan_out = redis.register_script(_FAN_OUT)
         self._write = redis.register_script(_WRITE)
         self._unmerge = redis.register_script(_UNMERGE)
@@ -125,7 +128,12 @@ class TimelineStore:
         member = encode_member(post_id)
         pipe = self.redis.pipeline(transaction=False)
         for user_id in user_ids:
-            await self._fan_out(keys=self._keys(user_id), args=[self.cap, member], client=pipe)
+            if self.cluster:
+                # redis-py refuses EVALSHA in a cluster pipeline (it cannot reload a script one
+                # node lacks mid-batch); EVAL carries the source, still one round trip per node.
+                pipe.eval(_FAN_OUT, 2, *self._keys(user_id), self.cap, member)
+            else:
+                await self._fan_out(keys=self._keys(user_id), args=[self.cap, member], client=pipe)
         results = await pipe.execute()
         return sum(1 for written in results if written == 1)
 

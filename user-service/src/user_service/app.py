@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.clients import PostServiceClient
-from feedline_shared.db import Database
+from feedline_shared.db import Database, libpq_dsn
 from feedline_shared.http import create_internal_client
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
@@ -21,11 +21,6 @@ from user_service.posts import PostCounts
 from user_service.readiness import BrokerProbe, postgres_check
 from user_service.routes import api_keys, auth, internal, users
 from user_service.settings import Settings
-
-
-def listen_dsn(database_url: str) -> str:
-    """The libpq-style DSN asyncpg's LISTEN connection takes (no SQLAlchemy driver suffix)."""
-    return database_url.replace("+asyncpg", "", 1)
 
 
 def create_app(
@@ -47,7 +42,7 @@ def create_app(
             table=outbox,
             amqp_url=settings.amqp_url,
             exchange_name=settings.events_exchange,
-            listen_dsn=listen_dsn(settings.database_url),
+            listen_dsn=libpq_dsn(settings.database_url),
             poll_interval_seconds=settings.outbox_poll_interval_seconds,
         )
         app.state.database = database

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from feedline_shared.problems import NotFound
-from user_service.app import listen_dsn
 from user_service.dependencies import parse_id
 from user_service.service import fold_username
 
@@ -19,13 +18,6 @@ def test_positive_64_bit_ids_parse(raw: str) -> None:
 def test_anything_else_is_not_found(raw: str) -> None:
     with pytest.raises(NotFound):
         parse_id(raw, "User")
-
-
-def test_listen_dsn_drops_the_driver_suffix() -> None:
-    assert (
-        listen_dsn("postgresql+asyncpg://u:p@127.0.0.1:5432/db")
-        == "postgresql://u:p@127.0.0.1:5432/db"
-    )
 
 
 def test_usernames_fold_to_lowercase() -> None:
