@@ -11,6 +11,7 @@ DB_PASSWORD=${FEEDLINE_DB_PASSWORD:-feedline}
 SERVICES="feedline_users:users feedline_posts:posts feedline_feed:feed"
 
 psql_admin() {
+  export PGOPTIONS="-c client_min_messages=warning"
   # Superuser access: the postgres OS user over the local socket (peer auth, Debian's default),
   # else TCP as postgres (trust, as in CI images and docker compose).
   if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
