@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -21,14 +20,10 @@ from fanout_worker.settings import Settings
 from fanout_worker.worker import Worker
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.clients import PostServiceClient, UserServiceClient
+from feedline_shared.health import service_check
 from feedline_shared.http import create_internal_client
 from feedline_shared.redis import create_redis
 from feedline_shared.timelines import TimelineStore
-
-
-async def check_service(http: httpx.AsyncClient, base_url: str) -> None:
-    response = await http.get(f"{base_url.rstrip('/')}/healthz")
-    response.raise_for_status()
 
 
 def create_app(
@@ -66,7 +61,7 @@ def create_app(
             {
                 "redis": redis.ping,
                 "rabbitmq": worker.check_ready,
-                "user-service": partial(check_service, http, settings.user_service_url),
+                "user-service": service_check(http, settings.user_service_url),
             },
         )
         worker.start()

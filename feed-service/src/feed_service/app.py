@@ -16,17 +16,10 @@ from feed_service.service import Feed
 from feed_service.settings import Settings
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.clients import PostServiceClient, UserServiceClient
-from feedline_shared.health import ReadinessCheck
-from feedline_shared.http import call_service, create_internal_client
+from feedline_shared.health import service_check
+from feedline_shared.http import create_internal_client
 from feedline_shared.redis import create_redis
 from feedline_shared.timelines import TimelineStore
-
-
-def _health_check(http: httpx.AsyncClient, name: str, base_url: str) -> ReadinessCheck:
-    async def check() -> None:
-        await call_service(http, name, "GET", f"{base_url.rstrip('/')}/healthz")
-
-    return check
 
 
 def create_app(
@@ -82,8 +75,8 @@ def create_app(
                 app,
                 {
                     "redis": redis.ping,
-                    "user-service": _health_check(http, users.name, settings.user_service_url),
-                    "post-service": _health_check(http, posts.name, settings.post_service_url),
+                    "user-service": service_check(http, settings.user_service_url),
+                    "post-service": service_check(http, settings.post_service_url),
                 },
             )
             yield

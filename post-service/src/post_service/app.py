@@ -12,8 +12,10 @@ from sqlalchemy import exc as sa_exc
 from starlette.responses import Response
 
 from feedline_shared.app import create_service_app, set_readiness_checks
+from feedline_shared.broker import BrokerProbe
 from feedline_shared.clients import UserServiceClient
 from feedline_shared.db import Database
+from feedline_shared.health import postgres_check
 from feedline_shared.http import create_internal_client
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
@@ -21,7 +23,6 @@ from feedline_shared.problems import DependencyUnavailable, problem_response
 from feedline_shared.redis import create_redis
 from post_service.authors import AuthorDirectory
 from post_service.models import SCHEMA, outbox
-from post_service.readiness import BrokerProbe, postgres_check, redis_check
 from post_service.routes import internal, public
 from post_service.settings import Settings
 
@@ -68,8 +69,8 @@ def create_app(
         set_readiness_checks(
             app,
             {
-                "postgres": postgres_check(database),
-                "redis": redis_check(redis),
+                "postgres": postgres_check(database.engine),
+                "redis": redis.ping,
                 "rabbitmq": broker.check,
             },
         )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import httpx
 import orjson
 from fastapi import APIRouter, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
 from feedline_shared.metrics import DEPENDENCY_UP, metrics_endpoint
@@ -57,3 +60,21 @@ def operations_router() -> APIRouter:
 
     router.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
     return router
+
+
+def postgres_check(engine: AsyncEngine) -> ReadinessCheck:
+    async def check() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    return check
+
+
+def service_check(http: httpx.AsyncClient, base_url: str) -> ReadinessCheck:
+    """Another Feedline service answers its ``/healthz``."""
+
+    async def check() -> None:
+        response = await http.get(f"{base_url.rstrip('/')}/healthz")
+        response.raise_for_status()
+
+    return check

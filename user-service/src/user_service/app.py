@@ -10,15 +10,16 @@ import httpx
 from fastapi import FastAPI
 
 from feedline_shared.app import create_service_app, set_readiness_checks
+from feedline_shared.broker import BrokerProbe
 from feedline_shared.clients import PostServiceClient
 from feedline_shared.db import Database, libpq_dsn
+from feedline_shared.health import postgres_check
 from feedline_shared.http import create_internal_client
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
 from user_service.models import outbox
 from user_service.passwords import Passwords
 from user_service.posts import PostCounts
-from user_service.readiness import BrokerProbe, postgres_check
 from user_service.routes import api_keys, auth, internal, users
 from user_service.settings import Settings
 
