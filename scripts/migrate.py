@@ -17,17 +17,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from processes import DATABASE_ROLES, database_env  # noqa: E402
 
-
-async def _recreate_schema(url: str, schema: str) -> None:
-    import asyncpg
-
-    from feedline_shared.db import libpq_dsn
-
-    conn = await asyncpg.connect(libpq_dsn(url))
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
-    finally:
-        await conn.close()
+from feedline_shared.migrations import recreate_schema  # noqa: E402
 
 
 def migrate(database: str, *, reset: bool = False) -> None:
@@ -36,7 +26,7 @@ def migrate(database: str, *, reset: bool = False) -> None:
         if reset:
             if not database.endswith(("_test", "_e2e")):
                 raise SystemExit(f"refusing to reset schema {schema} in {database}")
-            asyncio.run(_recreate_schema(env["DATABASE_URL"], schema))
+            asyncio.run(recreate_schema(env["DATABASE_URL"], schema))
         subprocess.run(
             [
                 str(Path(sys.executable).parent / "alembic"),

@@ -16,21 +16,17 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Relays are driven by the tests that are about them.
 os.environ.setdefault("OUTBOX_RELAY_ENABLED", "false")
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from post_service_testing import FakeUserService
 from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from feedline_shared.db import Database
+from feedline_shared.migrations import migrate_fresh
 from post_service.app import create_app
 from post_service.settings import Settings
 
@@ -42,25 +38,9 @@ def settings() -> Settings:
     return Settings()
 
 
-def _alembic_config() -> Config:
-    config = Config(str(SERVICE_ROOT / "alembic.ini"))
-    config.attributes["configure_logger"] = False
-    return config
-
-
 @pytest.fixture(scope="session")
 async def fresh_schema(settings: Settings) -> None:
-    engine = create_async_engine(settings.database_url)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.db_schema}" CASCADE'))
-        await conn.execute(text(f'CREATE SCHEMA "{settings.db_schema}"'))
-    await engine.dispose()
-    config = _alembic_config()
-    # Alembic's env.py runs its own event loop, so it gets a thread of its own. The round trip
-    # proves the migration is reversible before the tests use the schema.
-    await asyncio.to_thread(command.upgrade, config, "head")
-    await asyncio.to_thread(command.downgrade, config, "base")
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await migrate_fresh(settings.database_url, settings.db_schema, SERVICE_ROOT / "alembic.ini")
 
 
 @pytest.fixture(scope="session")

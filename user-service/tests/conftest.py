@@ -21,20 +21,16 @@ os.environ.setdefault("ARGON2_TIME_COST", "1")
 os.environ.setdefault("ARGON2_MEMORY_COST_KIB", "1024")
 os.environ.setdefault("ARGON2_PARALLELISM", "1")
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 
-from feedline_shared.db import libpq_dsn
+from feedline_shared.migrations import migrate_fresh
 from user_service.app import create_app
 from user_service.settings import Settings
 
@@ -62,25 +58,9 @@ def settings() -> Settings:
     return Settings()
 
 
-def alembic_config() -> Config:
-    config = Config(str(SERVICE_DIR / "alembic.ini"))
-    config.attributes["configure_logger"] = False
-    return config
-
-
 @pytest.fixture(scope="session")
 async def migrated_schema(settings: Settings) -> str:
-    connection = await asyncpg.connect(libpq_dsn(settings.database_url))
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.db_schema}" CASCADE')
-        await connection.execute(f'CREATE SCHEMA "{settings.db_schema}"')
-    finally:
-        await connection.close()
-    config = alembic_config()
-    # Up, down and up again: every run proves the migrations are reversible.
-    await asyncio.to_thread(command.upgrade, config, "head")
-    await asyncio.to_thread(command.downgrade, config, "base")
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await migrate_fresh(settings.database_url, settings.db_schema, SERVICE_DIR / "alembic.ini")
     return settings.db_schema
 
 

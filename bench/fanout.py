@@ -1,0 +1,176 @@
+"""Fan-out: Redis's own ZADD ceiling, then the worker's delivery of one big author's posts."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+
+import aiohttp
+import redis
+import redis.asyncio as aredis
+
+from bench.stats import median, summary_ms
+from feedline_shared.timelines import encode_member
+
+#: A separate logical database for the ceiling runs, flushed afterwards; timelines live in db 0.
+SCRATCH_DB = 1
+LAG = "feedline_fanout_delivery_lag_seconds"
+DURATION_SUM = 'feedline_fanout_duration_seconds_sum{op="add"}'
+WRITES = 'feedline_fanout_timeline_writes_total{op="add"}'
+
+
+def timeline_key(user_id: int) -> str:
+    """The home timeline key of the Redis contract (docs/architecture.md, default prefix)."""
+    return f"feedline:tl:{{{user_id}}}"
+
+
+def zadd_ceiling_benchmark(port: int, requests: int) -> float:
+    """redis-benchmark: ZADD pipelined 32 deep over 100,000 random keys (the fan-out pattern)."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        return 0.0
+    out = subprocess.run(
+        [
+            binary,
+            *("-h", "127.0.0.1", "-p", str(port), "--dbnum", str(SCRATCH_DB), "-q"),
+            *("-n", str(requests), "-P", "32", "-r", "100000", "-c", "4"),
+            *("ZADD", "bench:tl:__rand_int__", "0", "member:__rand_int__"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout
+    found = re.findall(r"([0-9.]+) requests per second", out.replace("\r", "\n"))
+    return float(found[-1]) if found else 0.0
+
+
+def zadd_ceiling_redis_py(port: int, keys: int, pipeline: int = 1000) -> float:
+    """The same pattern from one redis-py (hiredis) client: what Python can feed Redis."""
+    client = redis.Redis(port=port, db=SCRATCH_DB)
+    member = encode_member(1 << 40)
+    started = time.perf_counter()
+    for first in range(0, keys, pipeline):
+        pipe = client.pipeline(transaction=False)
+        for key in range(first, min(first + pipeline, keys)):
+            pipe.zadd(f"bench:py:{key}", {member: 0})
+        pipe.execute()
+    elapsed = time.perf_counter() - started
+    client.flushdb()
+    client.close()
+    return keys / elapsed
+
+
+async def build_timelines(
+    feed_url: str, internal_token: str, user_ids: Sequence[int], concurrency: int
+) -> tuple[float, list[float]]:
+    """One feed read per user straight at feed-service (the designed miss path rebuilds)."""
+    from bench.clients import first_reads
+
+    headers = [{"X-Internal-Token": internal_token, "X-User-ID": str(u)} for u in user_ids]
+    started = time.perf_counter()
+    latencies, _ = await first_reads(
+        f"{feed_url}/feed", headers, "build follower timelines", concurrency
+    )
+    return time.perf_counter() - started, latencies
+
+
+async def deliver_posts(
+    *,
+    gateway: str,
+    token: str,
+    metrics_url: str,
+    redis_url: str,
+    timeline_key,
+    followers: Sequence[int],
+    posts: int,
+    sample_size: int = 100,
+    give_up_after: float = 30.0,
+) -> dict[str, object]:
+    """Creates ``posts`` posts one after another and times each until all sampled follower
+    timelines hold it; the sample always includes the follower written last (highest id)."""
+    rng = random.Random(7)
+    sample = rng.sample(list(followers), min(sample_size, len(followers)))
+    sample.append(max(followers))
+    keys = [timeline_key(u) for u in sample]
+    client = aredis.Redis.from_url(redis_url)
+    deliveries: list[float] = []
+    worker_lags: list[float] = []
+    worker_rates: list[float] = []
+    e2e_rates: list[float] = []
+    missing = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            for index in range(posts):
+                before = await _scrape(session, metrics_url)
+                started = time.perf_counter()
+                body = {"caption": f"fan-out bench {index}"}
+                async with session.post(
+                    f"{gateway}/api/v1/posts", json=body, headers=headers
+                ) as response:
+                    if response.status != 201:
+                        raise RuntimeError(
+                            f"create post: {response.status} {await response.text()}"
+                        )
+                    post_id = int((await response.json())["id"])
+                member = encode_member(post_id)
+                waiting = list(keys)
+                deadline = time.perf_counter() + give_up_after
+                while waiting and time.perf_counter() < deadline:
+                    pipe = client.pipeline(transaction=False)
+                    for key in waiting:
+                        pipe.zscore(key, member)
+                    found = await pipe.execute()
+                    waiting = [k for k, s in zip(waiting, found, strict=True) if s is None]
+                    if waiting:
+                        await asyncio.sleep(0.002)
+                delivered = time.perf_counter() - started
+                if waiting:
+                    missing += 1
+                    continue
+                deliveries.append(delivered)
+                after = await _wait_metric(session, metrics_url, LAG + "_count", before)
+                written = after.get(WRITES, 0) - before.get(WRITES, 0)
+                lag = after.get(LAG + "_sum", 0) - before.get(LAG + "_sum", 0)
+                spent = after.get(DURATION_SUM, 0) - before.get(DURATION_SUM, 0)
+                worker_lags.append(lag)
+                if spent > 0:
+                    worker_rates.append(written / spent)
+                e2e_rates.append(written / delivered)
+    finally:
+        await client.aclose()
+    return {
+        "posts": posts,
+        "followers": len(followers),
+        "sampled_timelines": len(keys),
+        "undelivered_within_timeout": missing,
+        "delivery_client": summary_ms(deliveries),
+        "delivery_worker_metric": summary_ms(worker_lags),
+        "worker_writes_per_s_median": round(median(worker_rates)),
+        "end_to_end_writes_per_s_median": round(median(e2e_rates)),
+        "deliveries_s": [round(d, 4) for d in deliveries],
+    }
+
+
+async def _scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    from bench.clients import scrape
+
+    return await scrape(session, url)
+
+
+async def _wait_metric(
+    session: aiohttp.ClientSession, url: str, name: str, before: dict[str, float]
+) -> dict[str, float]:
+    """Polls the worker's metrics until ``name`` moved past its value in ``before``."""
+    deadline = time.perf_counter() + 10
+    while True:
+        after = await _scrape(session, url)
+        if after.get(name, 0) > before.get(name, 0) or time.perf_counter() > deadline:
+            return after
+        await asyncio.sleep(0.01)

@@ -1,0 +1,88 @@
+"""Redis bytes per home-timeline entry at the cap, written through the services' own
+``TimelineStore`` on a private redis-server, for a few ``zset-max-listpack-entries`` values."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import redis.asyncio as aredis
+
+from bench.graph import post_id_at
+from bench.infra import RedisServer
+from feedline_shared.ids import EPOCH_MS
+from feedline_shared.timelines import TimelineStore
+
+FOLLOWEES_PER_TIMELINE = 10
+
+
+async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
+    client = aredis.Redis(port=port)
+    store = TimelineStore(client, cap=cap)
+    base_ms = EPOCH_MS + 300 * 86_400_000
+    before = int((await client.info("memory"))["used_memory"])
+    for user in range(1, timelines + 1):
+        post_ids = [post_id_at(base_ms + user * 7 + i * 1000, i % 4096) for i in range(cap)]
+        followees = range(user * 100, user * 100 + FOLLOWEES_PER_TIMELINE)
+        await store.rebuild(user, post_ids, followees)
+    after = int((await client.info("memory"))["used_memory"])
+    zsets = metas = 0
+    for user in range(1, timelines + 1):
+        zsets += int(await client.memory_usage(store.timeline_key(user), samples=0))
+        metas += int(await client.memory_usage(store.meta_key(user), samples=0))
+    encoding = await client.object("encoding", store.timeline_key(1))
+    await client.flushall()
+    await client.aclose()
+    entries = cap * timelines
+    return {
+        "encoding": encoding.decode() if isinstance(encoding, bytes) else str(encoding),
+        "zset_bytes_per_entry": round(zsets / entries, 1),
+        "with_meta_bytes_per_entry": round((zsets + metas) / entries, 1),
+        "used_memory_bytes_per_entry": round((after - before) / entries, 1),
+    }
+
+
+def measure(workdir: Path, port: int, cap: int, timelines: int) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    for listpack_entries in (128, cap, 1024):
+        server = RedisServer(port, workdir / f"mem-{listpack_entries}")
+        server.start()
+        try:
+            asyncio.run(_configure(port, listpack_entries))
+            figures = asyncio.run(_measure(port, cap, timelines))
+        finally:
+            server.stop()
+        results.append({"zset_max_listpack_entries": listpack_entries, **figures})
+    return results
+
+
+async def _configure(port: int, listpack_entries: int) -> None:
+    # A private server: CONFIG SET here never reaches the shared one.
+    client = aredis.Redis(port=port)
+    await client.config_set("zset-max-listpack-entries", listpack_entries)
+    await client.aclose()
+
+
+async def _real_timelines(redis_url: str, cap: int, sample: int) -> dict[str, object]:
+    client = aredis.Redis.from_url(redis_url)
+    sizes: list[tuple[int, int]] = []
+    async for key in client.scan_iter(match="feedline:tl:*", count=1000):
+        size = int(await client.zcard(key))
+        if size:
+            sizes.append((size, int(await client.memory_usage(key, samples=0))))
+        if len(sizes) >= sample:
+            break
+    await client.aclose()
+    full = [(s, m) for s, m in sizes if s >= cap]
+    chosen = full or sizes
+    entries = sum(s for s, _ in chosen)
+    return {
+        "timelines_sampled": len(chosen),
+        "at_cap": bool(full),
+        "mean_entries": round(entries / len(chosen), 1) if chosen else 0,
+        "zset_bytes_per_entry": round(sum(m for _, m in chosen) / entries, 1) if entries else 0,
+    }
+
+
+def real_timelines(redis_url: str, cap: int, sample: int = 500) -> dict[str, object]:
+    return asyncio.run(_real_timelines(redis_url, cap, sample))

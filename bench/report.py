@@ -1,0 +1,148 @@
+"""bench/results/: latest.json, latest.md and latency.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "latest.json", out_dir / "latest.md"]
+    paths[0].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths[1].write_text(markdown(results))
+    png = plot(results, out_dir / "latency.png")
+    if png is not None:
+        paths.append(png)
+    return paths
+
+
+def _row(cells: list[object]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [f"# Feedline benchmark — {r['started_at']} ({r['mode']})", ""]
+    lines += [
+        f"Graph: {r['graph']['users']:,} users, {r['graph']['follows']:,} follows "
+        f"(top account {r['graph']['top_followers']:,} followers), "
+        f"{r['graph']['posts']:,} posts, {r['graph']['likes']:,} likes; "
+        f"load generator {r['load']['tool']}, -c{r['load']['concurrency']}, "
+        f"{r['load']['duration_s']} s × {r['load']['repeats']}.",
+        "",
+    ]
+    lines += ["## HTTP (median of repeats)", ""]
+    lines += [_row(["run", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "share of peak"])]
+    lines += [_row(["---"] * 7)]
+    for run in r["http"]["table"]:
+        lines += [
+            _row(
+                [
+                    run["label"],
+                    run["rps"],
+                    run["p50_ms"],
+                    run["p95_ms"],
+                    run["p99_ms"],
+                    run["errors"],
+                    run.get("share_of_peak", ""),
+                ]
+            )
+        ]
+    lines += [
+        "",
+        "## Targets",
+        "",
+        _row(["figure", "measured", "target", "met"]),
+        _row(["---"] * 4),
+    ]
+    for t in r["targets"]:
+        lines += [_row([t["figure"], t["measured"], t["target"], "yes" if t["met"] else "NO"])]
+    lines += ["", "## Fan-out", ""]
+    f = r["fanout"]
+    d = f["delivery"]
+    lines += [
+        f"- ZADD ceiling (redis-benchmark, -P 32, 100k keys): {f['zadd_ceiling_ops']:,.0f}/s; "
+        f"redis-py pipeline of 1000: {f['zadd_redis_py_ops']:,.0f}/s",
+        f"- worker timeline writes/s (fan-out duration metric): "
+        f"{f['delivery']['worker_writes_per_s_median']:,}; end to end: "
+        f"{f['delivery']['end_to_end_writes_per_s_median']:,}",
+        f"- delivery of a {f['delivery']['followers']:,}-follower post over "
+        f"{d['posts']} posts: client p50 {d['delivery_client']['p50_ms']} ms, "
+        f"p99 {f['delivery']['delivery_client']['p99_ms']} ms; worker metric p50 "
+        f"{f['delivery']['delivery_worker_metric']['p50_ms']} ms, p99 "
+        f"{f['delivery']['delivery_worker_metric']['p99_ms']} ms",
+        f"- timeline build (miss path, straight at feed-service): "
+        f"{f['build']['per_s']:,.0f}/s, p50 {f['build']['latency']['p50_ms']} ms, "
+        f"p99 {f['build']['latency']['p99_ms']} ms",
+    ]
+    lines += [
+        "",
+        "## Memory (TimelineStore at the cap, private redis-server)",
+        "",
+        _row(
+            [
+                "zset-max-listpack-entries",
+                "encoding",
+                "zset B/entry",
+                "with meta B/entry",
+                "used_memory B/entry",
+            ]
+        ),
+        _row(["---"] * 5),
+    ]
+    for m in r["memory"]["synthetic"]:
+        lines += [
+            _row(
+                [
+                    m["zset_max_listpack_entries"],
+                    m["encoding"],
+                    m["zset_bytes_per_entry"],
+                    m["with_meta_bytes_per_entry"],
+                    m["used_memory_bytes_per_entry"],
+                ]
+            )
+        ]
+    real = r["memory"]["bench_timelines"]
+    lines += [
+        "",
+        f"Timelines built by feed-service in this run: {real['timelines_sampled']} "
+        f"sampled, mean {real['mean_entries']} entries, {real['zset_bytes_per_entry']} B/entry "
+        f"(at cap: {real['at_cap']}).",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(r: dict[str, Any], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    runs = r["http"]["table"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [run["label"] for run in runs]
+    for offset, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+        xs = [i + (offset - 1) * 0.27 for i in range(len(runs))]
+        left.bar(xs, [run[key] for run in runs], width=0.27, label=key.replace("_ms", ""))
+    left.set_xticks(range(len(runs)), labels, rotation=25, ha="right", fontsize=8)
+    left.set_ylabel("latency (ms)")
+    left.set_yscale("log")
+    left.set_title("HTTP latency through the gateway (median of repeats)")
+    left.legend()
+    deliveries = sorted(d * 1000 for d in r["fanout"]["delivery"]["deliveries_s"])
+    if deliveries:
+        shares = [(i + 1) / len(deliveries) for i in range(len(deliveries))]
+        right.step(deliveries, shares, where="post")
+    right.axvline(1000, color="red", linestyle="--", label="1 s target")
+    right.set_xlabel("post → last sampled follower timeline (ms)")
+    right.set_ylabel("share of posts")
+    right.set_title(f"Fan-out to {r['fanout']['delivery']['followers']:,} followers")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,97 @@
+"""The benchmark's own logic, without servers: graph shape, id scheme, parsing, guards."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from bench import loadgen
+from bench.clients import parse_metrics
+from bench.echo import payload
+from bench.graph import BENCH_NODE_ID, GraphSpec, build_graph, follower_target
+from bench.infra import reset_schemas
+from bench.stats import percentile
+from feedline_shared.ids import NODE_BITS, SEQUENCE_BITS, id_timestamp
+
+SMALL = GraphSpec(users=300, posts=3_000, likes=2_000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return build_graph(SMALL)
+
+
+def test_most_followed_account_is_followed_by_everyone_else(graph) -> None:
+    assert graph.followers_count[0] == SMALL.users - 1
+    assert sorted(graph.followers_count, reverse=True)[:3] == graph.followers_count[:3]
+
+
+def test_follower_counts_fall_off_as_a_power_law() -> None:
+    spec = GraphSpec()
+    assert [follower_target(r, spec) for r in (1, 2, 10, 10_000)] == [9_999, 5_000, 1_000, 1]
+
+
+def test_follows_are_unique_never_self_and_counted(graph) -> None:
+    pairs = [(a, b) for _, a, b in graph.follows]
+    assert len(pairs) == len(set(pairs))
+    assert all(a != b for a, b in pairs)
+    assert sum(graph.followers_count) == sum(graph.following_count) == len(pairs)
+    assert len({follow_id for follow_id, _, _ in graph.follows}) == len(graph.follows)
+
+
+def test_post_ids_use_the_shared_layout_and_order_like_their_times(graph) -> None:
+    ids = [post_id for post_id, _, _ in graph.posts]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    for post_id, _, created in graph.posts[:50]:
+        assert (post_id >> SEQUENCE_BITS) & ((1 << NODE_BITS) - 1) == BENCH_NODE_ID
+        assert abs((id_timestamp(post_id) - created).total_seconds()) < 0.001
+
+
+def test_likes_are_distinct_and_match_like_counts(graph) -> None:
+    assert len(graph.likes) == len(set(graph.likes)) == SMALL.likes
+    assert sum(graph.like_count) == SMALL.likes
+
+
+def test_echo_payload_is_valid_json_of_the_asked_size() -> None:
+    body = payload(7_179)
+    assert len(body) == 7_179
+    assert orjson.loads(body)["items"] == []
+
+
+def test_wrk_summary_line_becomes_a_run_result() -> None:
+    line = (
+        'BENCHJSON {"requests": 1000, "duration_us": 2000000, "p50_us": 1500, "p90_us": 2000, '
+        '"p95_us": 2500, "p99_us": 4000, "max_us": 9000, "mean_us": 1600.0, "non_2xx": 2, '
+        '"status_4xx_5xx": 2, "connect_errors": 0, "read_errors": 1, "write_errors": 0, '
+        '"timeouts": 0, "feed": 800, "posts": 150, "create": 50}'
+    )
+    result = loadgen._parse("mix", 32, 0.0, "wrk", "Running 2s test\n" + line + "\n")
+    assert result.rps == 500.0
+    assert (result.p50_ms, result.p99_ms, result.errors) == (1.5, 4.0, 3)
+    assert result.mix == {"feed": 800, "posts": 150, "create": 50}
+
+
+def test_metrics_parser_keeps_labels_in_the_name() -> None:
+    text = (
+        "# HELP x y\n"
+        'feedline_fanout_duration_seconds_sum{op="add"} 1.25\n'
+        "feedline_fanout_delivery_lag_seconds_count 3.0\n"
+    )
+    assert parse_metrics(text) == {
+        'feedline_fanout_duration_seconds_sum{op="add"}': 1.25,
+        "feedline_fanout_delivery_lag_seconds_count": 3.0,
+    }
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert (percentile(values, 0.5), percentile(values, 0.99), percentile([], 0.5)) == (
+        50,
+        99,
+        0.0,
+    )
+
+
+def test_schema_reset_refuses_any_database_but_the_bench_one() -> None:
+    with pytest.raises(SystemExit):
+        reset_schemas("feedline")

@@ -1,0 +1,1 @@
+"""Faults under load: Feedline's chaos scenario (``make chaos``)."""

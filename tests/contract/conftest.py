@@ -1,0 +1,223 @@
+"""Contract suite: bad input and security, proven against the five real processes.
+
+The system runs on its own ports (18100-18104), its own redis-server (16392), its own database
+(``feedline_contract_e2e``) and RabbitMQ vhost (``feedline_contract_e2e``), so it shares nothing
+with the end-to-end suite. One extra gateway (18105) points at the same services with low rate
+limits, for the 429 tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from feedline_client import Account, Feedline  # noqa: E402
+from migrate import migrate  # noqa: E402
+from processes import ProcessSpec, System, http_status, start_system, uvicorn_args  # noqa: E402
+
+BASE_PORT = int(os.environ.get("CONTRACT_BASE_PORT", "18100"))
+LIMITED_GATEWAY_PORT = BASE_PORT + 5
+REDIS_PORT = int(os.environ.get("CONTRACT_REDIS_PORT", "16392"))
+DATABASE = "feedline_contract_e2e"
+VHOST = "feedline_contract_e2e"
+AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
+LOG_DIR = ROOT / "var" / "contract-log"
+CONTRACT_ENV = {
+    "ENVIRONMENT": "test",
+    "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+    "AMQP_URL": AMQP_URL,
+    # DEBUG so that the "passwords never in logs" check reads everything a process can write.
+    "LOG_LEVEL": "DEBUG",
+    "ARGON2_TIME_COST": "1",
+    "ARGON2_MEMORY_COST_KIB": "8192",
+    "ARGON2_PARALLELISM": "1",
+    "RATE_LIMIT_PER_PRINCIPAL": "100000",
+    "RATE_LIMIT_PER_ADDRESS": "100000",
+}
+
+#: Budgets of the rate-limited gateway. The window is a day so that no test straddles a window
+#: boundary (a fixed window resets its count there).
+LIMIT_PER_PRINCIPAL = 5
+LIMIT_PER_ADDRESS = 3
+LIMIT_WINDOW_SECONDS = 86_400
+
+#: The distinctive password every account of this suite is created with; no log may contain it.
+PASSWORD = "Zq9-contract-PASSWORD-7f3b"
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_until(check, what: str, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+class RedisServer:
+    """A redis-server owned by the suite, so nothing it does touches the shared one."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is required (make infra installs it)")
+        self.proc = subprocess.Popen(
+            [
+                *(binary, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _wait_until(lambda: _port_open(self.port), "redis-server", 10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def ensure_vhost(vhost: str) -> None:
+    """Creates the suite's RabbitMQ vhost and grants guest on it (both idempotent)."""
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None:
+        raise RuntimeError("rabbitmqctl is required to create the suite's vhost")
+    subprocess.run([rabbitmqctl, "-q", "add_vhost", vhost], capture_output=True, timeout=60)
+    subprocess.run(
+        [rabbitmqctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+async def _reset_broker() -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(AMQP_URL, timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        for name in (
+            "fanout-worker.events",
+            "fanout-worker.chunks",
+            "fanout-worker.dlq",
+            "fanout-worker.retry.1000",
+            "fanout-worker.retry.5000",
+            "fanout-worker.retry.30000",
+        ):
+            await channel.queue_delete(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(REDIS_PORT, tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    ensure_vhost(VHOST)
+    migrate(DATABASE, reset=True)
+    asyncio.run(_reset_broker())
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
+    running = start_system(
+        base_port=BASE_PORT,
+        database=DATABASE,
+        run_dir=tmp_path_factory.mktemp("run"),
+        log_dir=LOG_DIR,
+        extra_env=CONTRACT_ENV,
+    )
+    try:
+        running.wait_ready(timeout=90)
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture(scope="session")
+def limited_gateway(system: System) -> Iterator[str]:
+    """Base URL of a second gateway on the same services, with small rate-limit budgets."""
+    limited = System(run_dir=system.run_dir, log_dir=system.log_dir, base_port=BASE_PORT)
+    limited.env = {
+        **system.env,
+        "RATE_LIMIT_PER_PRINCIPAL": str(LIMIT_PER_PRINCIPAL),
+        "RATE_LIMIT_PER_ADDRESS": str(LIMIT_PER_ADDRESS),
+        "RATE_LIMIT_WINDOW_SECONDS": str(LIMIT_WINDOW_SECONDS),
+    }
+    spec = ProcessSpec(
+        "gateway-limited",
+        LIMITED_GATEWAY_PORT,
+        uvicorn_args("gateway.app:create_app", LIMITED_GATEWAY_PORT),
+    )
+    limited.start(spec)
+    url = f"http://127.0.0.1:{LIMITED_GATEWAY_PORT}"
+    try:
+        _wait_until(lambda: http_status(f"{url}/readyz") == 200, "limited gateway", 60)
+        yield url
+    finally:
+        limited.stop(spec.name)
+
+
+@pytest.fixture(scope="session")
+def api(system: System) -> Iterator[Feedline]:
+    client = Feedline(system.gateway_url)
+    yield client
+    client.close()
+
+
+def register(api: Feedline, prefix: str = "c") -> Account:
+    """A fresh account created with the suite's distinctive password."""
+    username = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    response = api.http.post("/auth/register", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Account(body["user"]["id"], username, body["access_token"], PASSWORD)
+
+
+@pytest.fixture
+def account(api: Feedline) -> Account:
+    return register(api)
+
+
+@pytest.fixture
+def other(api: Feedline) -> Account:
+    return register(api, "o")
+
+
+def client_from(address: str, base_url: str) -> httpx.Client:
+    """A client whose connections leave from ``address`` (any 127.0.0.0/8 address on Linux), so
+    the gateway sees a distinct client address."""
+    return httpx.Client(
+        base_url=f"{base_url}/api/v1",
+        timeout=30,
+        transport=httpx.HTTPTransport(local_address=address),
+    )
