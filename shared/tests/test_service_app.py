@@ -87,3 +87,30 @@ def test_chunked_bodies_over_the_limit_are_413_too():
             "/echo", content=chunks(), headers={"X-Internal-Token": "secret", "X-User-ID": "5"}
         )
         assert response.status_code == 413
+
+
+def test_each_request_is_logged_once_with_its_request_id():
+    import logging
+
+    from feedline_shared.context import request_id_var as current_request_id
+
+    records: list[tuple[logging.LogRecord, str | None]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record, current_request_id.get()))
+
+    handler = Collect()
+    access = logging.getLogger("feedline.access")
+    with _client() as client:
+        access.addHandler(handler)
+        try:
+            client.post(
+                "/echo",
+                headers={"X-Internal-Token": "secret", "X-User-ID": "5", "X-Request-ID": "r-9"},
+            )
+        finally:
+            access.removeHandler(handler)
+    assert len(records) == 1
+    record, request_id = records[0]
+    assert record.status == 200 and record.route == "/echo" and request_id == "r-9"

@@ -18,3 +18,25 @@ def test_every_process_reports_health_readiness_and_metrics(system: System, name
     metrics = httpx.get(f"{base}/metrics")
     assert metrics.status_code == 200
     assert "feedline_http_requests_total" in metrics.text or name == "fanout-worker"
+
+
+def test_request_id_appears_in_every_service_log_line_of_the_request(system: System, api) -> None:
+    import uuid
+
+    from feedline_client import eventually
+
+    account = api.register("trace")
+    request_id = f"trace-{uuid.uuid4().hex}"
+    response = api.request(
+        "POST", "/posts", account, json={"caption": "traced"}, headers={"X-Request-ID": request_id}
+    )
+    assert response.status_code == 201 and response.headers["x-request-id"] == request_id
+
+    def logged_by() -> set[str]:
+        return {
+            path.stem
+            for path in system.log_dir.glob("*.log")
+            if request_id in path.read_text(errors="replace")
+        }
+
+    assert eventually(lambda: {"gateway", "post-service"} <= logged_by(), timeout=5)

@@ -48,7 +48,7 @@ def create_service_app(
         app.include_router(router)
     # Added last runs first: metrics see every request, request ids exist before anything logs.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     return app
 

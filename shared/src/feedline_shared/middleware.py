@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedline_shared.context import REQUEST_ID_HEADER, request_id_var
 from feedline_shared.problems import PayloadTooLarge, problem_response
+
+access_logger = logging.getLogger("feedline.access")
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _HEADER = REQUEST_ID_HEADER.lower().encode()
@@ -17,13 +21,16 @@ _HEADER = REQUEST_ID_HEADER.lower().encode()
 class RequestIdMiddleware:
     """Takes ``X-Request-ID`` from the request (or makes one), logs with it, echoes it back."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        status = 500
         request_id = None
         for name, value in scope["headers"]:
             if name == _HEADER:
@@ -36,7 +43,9 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
                 message["headers"] = headers
@@ -45,6 +54,21 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if self.access_log:
+                route = getattr(scope.get("route"), "path", None)
+                access_logger.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
 

@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     service_name: str = "feedline"
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    #: One JSON line per HTTP request (method, path, route, status, duration, request id).
+    access_log: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
 
