@@ -37,6 +37,7 @@ class Graph:
     def __init__(self) -> None:
         self.following: dict[int, set[int]] = defaultdict(set)
         self.followers_override: dict[int, int] = {}
+        self.peak_followers: dict[int, int] = {}
         self.posts: dict[int, PostRow] = {}
         self.calls: list[tuple[str, dict[str, object]]] = []
         self.users_down = False
@@ -124,7 +125,13 @@ class Graph:
             user_id = int(match.group(1))
             self.calls.append(("following", {"user_id": user_id}))
             items = [
-                {"id": str(f), "followers_count": self.followers_count(f)}
+                {
+                    "id": str(f),
+                    "followers_count": self.followers_count(f),
+                    "peak_followers_count": max(
+                        self.followers_count(f), self.peak_followers.get(f, 0)
+                    ),
+                }
                 for f in sorted(self.following[user_id])
             ]
             return httpx.Response(200, json={"items": items})

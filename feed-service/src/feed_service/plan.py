@@ -1,8 +1,10 @@
 """What one feed request may show and where its ids come from, decided before paging.
 
-1. The follow set comes from user-service: celebrities (more than CELEBRITY_FOLLOWER_THRESHOLD
-   followers, never fanned out) and regular followees; the allowed authors are everyone followed
-   plus the viewer. Only posts by allowed authors are ever shown.
+1. The follow set comes from user-service: celebrities (accounts that ever had more than
+   CELEBRITY_FOLLOWER_THRESHOLD followers: the worker skips fan-out for authors above it, and a
+   count that later fell back cannot say which posts were skipped) and regular followees; the
+   allowed authors are everyone followed plus the viewer. Only posts by allowed authors are
+   ever shown.
 2. The Redis timeline is read; a missing one (new user, lapsed, Redis flushed) is rebuilt first.
 3. Regular followees the timeline has not merged were just followed: their posts are merged
    before serving. Merged followees no longer followed are unmerged (their entries are already
@@ -54,8 +56,8 @@ class FollowSet:
 
 
 def split_following(following: list[Followee], threshold: int) -> FollowSet:
-    regular = [f.id for f in following if f.followers_count <= threshold]
-    celebrities = [f.id for f in following if f.followers_count > threshold]
+    regular = [f.id for f in following if f.peak_followers_count <= threshold]
+    celebrities = [f.id for f in following if f.peak_followers_count > threshold]
     return FollowSet(regular, celebrities)
 
 

@@ -116,6 +116,20 @@ async def test_celebrity_posts_are_merged_at_read_time_in_order(client, graph, s
     assert not celebrity_posts & set(timeline.post_ids)
 
 
+async def test_a_former_celebrity_stays_merged_at_read_time(client, graph, store):
+    # Posts made while the author was above the threshold were never fanned out; once the
+    # follower count falls back, the timeline still lacks them, so reads keep merging.
+    graph.follow(VIEWER, 2, 50)
+    graph.peak_followers[50] = 1_000_000
+    posts = graph.add_posts([2, 50, 2, 50])
+    # The worker merged 50 on follow, before the posts that then skipped fan-out.
+    await store.rebuild(VIEWER, [p for p in posts if graph.posts[p].author_id == 2], [2, 50])
+
+    ids, _ = await read_all(client, limit=3)
+
+    assert ids == newest_first(posts)
+
+
 async def test_follow_is_visible_in_the_next_feed_request(client, graph, store):
     graph.follow(VIEWER, 2)
     older = graph.add_posts([2] * 5, hours_ago=3)

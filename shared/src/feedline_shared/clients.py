@@ -22,6 +22,9 @@ POST_BATCH_MAX = 500
 class Followee:
     id: int
     followers_count: int
+    #: The most followers the account ever had: readers merge any author that was ever a
+    #: celebrity at read time, since some of their posts were not fanned out.
+    peak_followers_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,11 @@ class UserServiceClient:
             self.http, self.name, "GET", f"{self.base_url}/internal/users/{user_id}/following-ids"
         )
         return [
-            Followee(int(item["id"]), int(item["followers_count"]))
+            Followee(
+                int(item["id"]),
+                int(item["followers_count"]),
+                int(item.get("peak_followers_count", item["followers_count"])),
+            )
             for item in response.json()["items"]
         ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,10 +67,16 @@ async def _shift_counts(
 ) -> None:
     # Rows are locked in id order, so A→B and B→A at the same moment cannot deadlock.
     for user_id in sorted((follower_id, followee_id)):
-        column = User.followers_count if user_id == followee_id else User.following_count
-        await session.execute(
-            update(User).where(User.id == user_id).values({column: column + delta})
-        )
+        if user_id == followee_id:
+            values = {
+                User.followers_count: User.followers_count + delta,
+                User.peak_followers_count: func.greatest(
+                    User.peak_followers_count, User.followers_count + delta
+                ),
+            }
+        else:
+            values = {User.following_count: User.following_count + delta}
+        await session.execute(update(User).where(User.id == user_id).values(values))
 
 
 async def follow_page(
@@ -124,7 +130,7 @@ async def followees(session: AsyncSession, user_id: int) -> list[Followee]:
     """Every account ``user_id`` follows, with its followers_count."""
     await get_user(session, user_id)
     rows = await session.execute(
-        select(User.id, User.followers_count)
+        select(User.id, User.followers_count, User.peak_followers_count)
         .join(Follow, Follow.followee_id == User.id)
         .where(Follow.follower_id == user_id)
         .order_by(Follow.id.desc())

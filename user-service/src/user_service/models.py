@@ -39,6 +39,9 @@ class User(Base):
         CheckConstraint("username = lower(username)", name="username_lowercase"),
         CheckConstraint("followers_count >= 0", name="followers_count_nonnegative"),
         CheckConstraint("following_count >= 0", name="following_count_nonnegative"),
+        CheckConstraint(
+            "peak_followers_count >= followers_count", name="peak_followers_count_covers_current"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -48,6 +51,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     followers_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     following_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The most followers the account ever had. Fan-out skips authors above the celebrity
+    # threshold *now*; readers merge any author that was *ever* above it, so a post is always
+    # either in the timelines or merged at read time, whichever way the count moved since.
+    peak_followers_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )

@@ -73,6 +73,7 @@ class Followee(BaseModel):
 
     id: IdStr
     followers_count: int
+    peak_followers_count: int
 
 
 class FolloweeList(BaseModel):

@@ -157,6 +157,23 @@ async def test_internal_following_ids_carry_follower_counts(
     response = await client.get(f"/internal/users/{fan['id']}/following-ids")
     assert response.status_code == 200
     assert sorted(response.json()["items"], key=lambda i: int(i["id"])) == sorted(
-        [{"id": a["id"], "followers_count": 1}, {"id": b["id"], "followers_count": 2}],
+        [
+            {"id": a["id"], "followers_count": 1, "peak_followers_count": 1},
+            {"id": b["id"], "followers_count": 2, "peak_followers_count": 2},
+        ],
         key=lambda i: int(i["id"]),
     )
+
+
+async def test_peak_follower_count_remembers_the_highest_count(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    star, fans = await make_user(), [await make_user() for _ in range(3)]
+    for fan in fans:
+        await follow(client, fan, star)
+    for fan in fans[:2]:
+        assert (await unfollow(client, fan, star)).status_code == 200
+    response = await client.get(f"/internal/users/{fans[2]['id']}/following-ids")
+    assert response.json()["items"] == [
+        {"id": star["id"], "followers_count": 1, "peak_followers_count": 3}
+    ]
