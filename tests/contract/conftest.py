@@ -221,3 +221,15 @@ def client_from(address: str, base_url: str) -> httpx.Client:
         timeout=30,
         transport=httpx.HTTPTransport(local_address=address),
     )
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    """The response is an RFC 9457 problem with this status; returns its body."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert isinstance(body["type"], str) and body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body

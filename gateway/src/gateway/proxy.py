@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from feedline_shared.context import USER_ID_HEADER
+from feedline_shared.http import InternalCredentialRefused
 from feedline_shared.problems import DependencyUnavailable, NotFound
 from gateway.routing import API_PREFIX, RouteTarget, Upstream, resolve
 
@@ -92,15 +93,26 @@ class Proxy:
             body=body,
             headers=headers,
         )
-        if upstream.status_code == 401:
-            # The gateway already authenticated the caller; a 401 from a service means it refused
-            # the gateway's own credential (INTERNAL_TOKEN mismatch), which the client can't fix.
+        if upstream.status_code == 401 and _refused_internal_credential(upstream):
+            # The services refused the gateway's own credential (INTERNAL_TOKEN mismatch):
+            # nothing the client can fix. Other 401s (an acting user that no longer exists)
+            # are the client's and pass through.
             logger.error(
                 "service refused the internal credential",
                 extra={"dependency": str(target.service), "path": path},
             )
             raise DependencyUnavailable(f"{target.service} refused the gateway's credential")
         return relay(upstream)
+
+
+def _refused_internal_credential(upstream: httpx.Response) -> bool:
+    try:
+        problem_type = upstream.json().get("type", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(problem_type, str) and problem_type.endswith(
+        "/" + InternalCredentialRefused.slug
+    )
 
 
 def target_of(request: Request) -> RouteTarget:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import httpx
 import orjson
 
+from feedline_shared.http import InternalCredentialRefused
+from feedline_shared.problems import problem_response
+
 PROBLEM = "application/problem+json"
 
 
@@ -175,12 +178,28 @@ async def test_service_timeout_is_a_503_problem_naming_it(gateway, services, aut
 
 
 async def test_service_refusing_the_internal_credential_is_503_not_401(gateway, services, auth):
+    refused = problem_response(InternalCredentialRefused("Missing or invalid internal credential"))
     services.on(
-        "user-service", "GET", "/users/me", lambda _: services.problem(401, "bad credential")
+        "user-service",
+        "GET",
+        "/users/me",
+        lambda _: httpx.Response(401, content=refused.body, headers={"content-type": PROBLEM}),
     )
     response = await gateway.get("/api/v1/users/me", headers=auth)
     assert response.status_code == 503
     assert "user-service" in response.json()["detail"]
+
+
+async def test_a_users_own_401_from_a_service_reaches_the_client(gateway, services, auth):
+    services.on(
+        "post-service",
+        "POST",
+        "/posts",
+        lambda _: services.problem(401, "The acting user does not exist"),
+    )
+    response = await gateway.post("/api/v1/posts", headers=auth, json={"caption": "x"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_request_id_is_echoed_and_forwarded(gateway, services, auth):

@@ -96,6 +96,12 @@ async def call_service(
     return response
 
 
+class InternalCredentialRefused(Unauthorized):
+    """The caller is not a Feedline service: distinct from a user's credential being refused."""
+
+    slug = "internal-credential-refused"
+
+
 class InternalAuth:
     """Dependency: the request must carry the internal credential; returns the acting user id."""
 
@@ -106,7 +112,7 @@ class InternalAuth:
     def verify(self, request: Request) -> int | None:
         presented = request.headers.get(INTERNAL_TOKEN_HEADER, "").encode()
         if not hmac.compare_digest(presented, self._token):
-            raise Unauthorized("Missing or invalid internal credential")
+            raise InternalCredentialRefused("Missing or invalid internal credential")
         raw_user = request.headers.get(USER_ID_HEADER)
         if raw_user is None:
             if self.require_user:

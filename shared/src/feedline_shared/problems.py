@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -150,6 +152,28 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     return ValidationFailed(summary, errors=details)
 
 
+def is_connection_failure(exc: DBAPIError) -> bool:
+    """The database went away (restart, network, shutdown), as opposed to a bad statement."""
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    orig = exc.orig
+    cause = getattr(orig, "__cause__", None)
+    names = {type(orig).__name__, type(cause).__name__}
+    return bool(
+        isinstance(cause, OSError)
+        or names
+        & {
+            "AdminShutdownError",
+            "CannotConnectNowError",
+            "ConnectionDoesNotExistError",
+            "ConnectionFailureError",
+            "InterfaceError",
+            "ConnectionResetError",
+            "ConnectionRefusedError",
+        }
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> Response:
@@ -165,6 +189,25 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.headers:
             problem.headers.update(exc.headers)
         return problem_response(problem)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        if is_connection_failure(exc):
+            logger.warning("database unavailable: %s", type(exc.orig).__name__)
+            return problem_response(
+                DependencyUnavailable("The database is unavailable; try again shortly")
+            )
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(_: Request, exc: PoolTimeoutError) -> Response:
+        logger.warning("database pool exhausted")
+        return problem_response(DependencyUnavailable("The database is busy; try again shortly"))
+
+    @app.exception_handler(ConnectionError)
+    async def _connection(_: Request, exc: ConnectionError) -> Response:
+        logger.warning("dependency connection failed: %s", exc)
+        return problem_response(DependencyUnavailable("A dependency is unavailable"))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
