@@ -11,16 +11,18 @@ BIN := $(VENV)/bin
 PACKAGES := shared user-service post-service feed-service fanout-worker gateway
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES))) requirements-dev.txt
 
-DATABASES := feedline feedline_test feedline_e2e
-VHOSTS := feedline_test_users feedline_test_posts feedline_test_feed feedline_test_fanout feedline_test_gateway feedline_e2e
+DATABASES := feedline feedline_test feedline_e2e feedline_contract_e2e feedline_scaling_e2e
+VHOSTS := feedline_test_users feedline_test_posts feedline_test_feed feedline_test_fanout feedline_test_gateway feedline_e2e feedline_contract_e2e feedline_scaling_e2e
 
-.PHONY: help venv infra db migrate up down logs status test test-unit lint format clean
+.PHONY: help venv infra db migrate up down logs status test lint format clean chaos bench
 
 help:
 	@echo "make up      start PostgreSQL/Redis/RabbitMQ if needed, migrate, start all five processes"
 	@echo "make test    bootstrap the servers, then run every test"
 	@echo "make down    stop the processes 'make up' started"
 	@echo "make logs    tail their logs"
+	@echo "make chaos   faults under load, verified (own servers; prints a table)"
+	@echo "make bench   benchmarks with ratios to this machine's ceilings"
 	@echo "make lint    ruff"
 
 $(BIN)/.installed: $(PYPROJECTS)
@@ -56,6 +58,9 @@ logs:
 test: export FEEDLINE_TEST_TOOLS = 1
 test: venv db
 	@$(BIN)/python scripts/run_tests.py
+
+chaos: venv db
+	$(BIN)/python -m chaos
 
 lint: venv
 	$(BIN)/ruff check .

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from migrate import migrate  # noqa: E402
-from processes import System, process_specs, start_system  # noqa: E402
+from processes import ProcessSpec, System, process_specs, start_system  # noqa: E402, F401
 
 BASE_PORT = 19200
 PG_PORT = 15433
@@ -33,6 +33,7 @@ AMQP_PORT = 5674
 DIST_PORT = 25674
 RABBIT_NODE = "chaos@localhost"
 DATABASE = "feedline_chaos_test"
+RETRY_DELAYS_MS = (500, 2000, 5000)
 LOG_DIR = ROOT / "chaos" / "results" / "logs"
 
 
@@ -50,9 +51,11 @@ def process_env(*, celebrity_threshold: int) -> dict[str, str]:
         # Large enough that no reader's timeline is trimmed, so a feed can be compared whole.
         "TIMELINE_CAP": "1000",
         "CELEBRITY_FOLLOWER_THRESHOLD": str(celebrity_threshold),
-        # Short back-off so messages that failed during a fault are retried before the drain
-        # deadline rather than 30 s later.
-        "RETRY_DELAYS_MS": "200,500,1000",
+        # Shorter back-off than production so the drain after the load is quick, with enough
+        # attempts (about 40 s in all) to outlast the longest fault: a message that exhausts
+        # its attempts is dead-lettered and its post never reaches built timelines.
+        "RETRY_DELAYS_MS": ",".join(str(d) for d in RETRY_DELAYS_MS),
+        "MAX_ATTEMPTS": "10",
     }
 
 

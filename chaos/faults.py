@@ -12,9 +12,7 @@ import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from processes import ProcessSpec, process_specs  # scripts/ is on sys.path (chaos.environment)
-
-from chaos.environment import BASE_PORT, ChaosEnvironment
+from chaos.environment import BASE_PORT, ChaosEnvironment, ProcessSpec, process_specs
 
 RECOVERY_TIMEOUT_SECONDS = 120.0
 

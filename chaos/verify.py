@@ -13,13 +13,13 @@ import aio_pika
 import asyncpg
 import httpx
 
+from chaos.environment import RETRY_DELAYS_MS
 from chaos.faults import FaultWindow
 from chaos.load import Account, Ledger, Outcome
 
 WORK_QUEUES = ("fanout-worker.events", "fanout-worker.chunks")
 DLQ = "fanout-worker.dlq"
-#: RETRY_DELAYS_MS in chaos.environment.process_env.
-RETRY_QUEUES = ("fanout-worker.retry.200", "fanout-worker.retry.500", "fanout-worker.retry.1000")
+RETRY_QUEUES = tuple(f"fanout-worker.retry.{delay}" for delay in RETRY_DELAYS_MS)
 FEED_SAMPLE = 12
 
 

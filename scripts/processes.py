@@ -44,6 +44,10 @@ def uvicorn_args(app: str, port: int) -> tuple[str, ...]:
         "--http",
         "httptools",
         "--no-access-log",
+        # X-Forwarded-For is trusted only where an operator names the proxy
+        # (FORWARDED_ALLOW_IPS with --proxy-headers in deploy/); on one box it would let a local
+        # client choose its own rate-limit bucket.
+        "--no-proxy-headers",
         "--timeout-graceful-shutdown",
         "5",
     )

@@ -19,6 +19,9 @@ SUITES = [
     "gateway/tests",
     "deploy/tests",
     "tests/e2e",
+    "tests/contract",
+    "tests/scaling",
+    "chaos/tests",
 ]
 COUNT = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 

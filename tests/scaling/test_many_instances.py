@@ -102,7 +102,7 @@ def test_two_workers_deliver_each_post_once_per_timeline(
             for url, start in zip(workers, before, strict=True)
         ]
 
-    eventually(lambda: sum(added()) >= expected_writes, timeout=20)
+    eventually(lambda: sum(added()) >= expected_writes, timeout=30)
     for n, follower in enumerate(followers):
         reader = gateways[n % 2]
         assert reader.feed_ids(follower) == posts[::-1]

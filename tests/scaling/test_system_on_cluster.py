@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from feedline_client import Feedline, eventually
+from metrics_text import metric_value
 from redis_cluster_nodes import RedisClusterNodes
 from scaling_deployment import LIMITED_PER_PRINCIPAL, Deployment
 
@@ -54,19 +55,21 @@ def test_likes_update_affinity_and_the_ranked_feed_pages_on_the_cluster(
 
 
 def test_rate_limits_count_in_the_cluster(api: Feedline, deployment: Deployment) -> None:
-    account = api.register("limited")
+    limit = LIMITED_PER_PRINCIPAL
     with httpx.Client(base_url=f"{deployment.limited.gateway_url}/api/v1", timeout=10) as http:
-        statuses = [
-            http.get("/users/me", headers=account.headers).status_code
-            for _ in range(LIMITED_PER_PRINCIPAL + 1)
-        ]
-        assert statuses == [200] * LIMITED_PER_PRINCIPAL + [429]
-        refused = http.get("/users/me", headers=account.headers)
-    assert refused.status_code == 429
-    assert int(refused.headers["Retry-After"]) >= 1
-    metrics = httpx.get(deployment.metrics_url(deployment.limited, "gateway")).text
-    assert "feedline_gateway_rate_limit_fail_open_total" not in metrics or all(
-        line.endswith(" 0.0")
-        for line in metrics.splitlines()
-        if line.startswith("feedline_gateway_rate_limit_fail_open_total{")
-    )
+        # A fixed window may roll over mid-burst; a second burst (a fresh principal) cannot.
+        for _ in range(2):
+            account = api.register("limited")
+            responses = [http.get("/users/me", headers=account.headers) for _ in range(limit + 1)]
+            if [r.status_code for r in responses] == [200] * limit + [429]:
+                break
+        assert [r.status_code for r in responses] == [200] * limit + [429]
+    assert int(responses[-1].headers["Retry-After"]) >= 1
+    assert responses[-1].json()["status"] == 429
+    # The limiter fails open when Redis errors: a 429 alone would not prove every check ran.
+    metrics = deployment.metrics_url(deployment.limited, "gateway")
+    for name in ("principal", "address"):
+        fail_open = metric_value(
+            metrics, "feedline_gateway_rate_limit_fail_open_total", {"limit": name}
+        )
+        assert fail_open == 0, name

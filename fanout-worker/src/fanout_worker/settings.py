@@ -35,11 +35,13 @@ class Settings(ServiceSettings):
     #: Unacknowledged messages in flight on the chunks queue; small so big fan-outs stay polite.
     chunks_prefetch: int = Field(default=2, ge=1)
     #: Back-off before each retry, in ms, comma separated; later retries reuse the last delay.
+    #: The defaults ride out about an hour of a dependency being down before a message is
+    #: dead-lettered (a dead post.created would need a replay to reach built timelines).
     retry_delays_ms: Annotated[list[int], NoDecode] = Field(
-        default_factory=lambda: [1000, 5000, 30000]
+        default_factory=lambda: [1000, 5000, 30000, 120000, 600000]
     )
     #: Deliveries of one message before it goes to the dead-letter queue.
-    max_attempts: int = Field(default=5, ge=1)
+    max_attempts: int = Field(default=10, ge=1)
     #: How often the queue depth gauges are refreshed.
     queue_depth_interval_seconds: float = Field(default=5.0, gt=0)
     #: How long a stopping worker waits for in-flight messages before closing anyway.

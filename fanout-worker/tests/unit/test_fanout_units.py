@@ -33,9 +33,9 @@ def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert settings.port == 8004
-    assert settings.retry_delays_ms == [1000, 5000, 30000]
+    assert settings.retry_delays_ms == [1000, 5000, 30000, 120000, 600000]
     assert (settings.max_attempts, settings.timeline_cap, settings.timeline_ttl_days) == (
-        5,
+        10,
         800,
         30,
     )

@@ -126,15 +126,16 @@ class TimelineStore:
         if not user_ids:
             return 0
         member = encode_member(post_id)
-        pipe = self.redis.pipeline(transaction=False)
-        for user_id in user_ids:
-            if self.cluster:
-                # redis-py refuses EVALSHA in a cluster pipeline (it cannot reload a script one
-                # node lacks mid-batch); EVAL carries the source, still one round trip per node.
-                pipe.eval(_FAN_OUT, 2, *self._keys(user_id), self.cap, member)
-            else:
-                await self._fan_out(keys=self._keys(user_id), args=[self.cap, member], client=pipe)
-        results = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                keys = self._keys(user_id)
+                if self.cluster:
+                    # redis-py refuses EVALSHA in a cluster pipeline (it cannot reload a script
+                    # one node lacks mid-batch); EVAL carries the source, one trip per node.
+                    pipe.eval(_FAN_OUT, 2, *keys, self.cap, member)
+                else:
+                    await self._fan_out(keys=keys, args=[self.cap, member], client=pipe)
+            results = await pipe.execute()
         return sum(1 for written in results if written == 1)
 
     async def remove(self, user_ids: Iterable[int], post_ids: Sequence[int]) -> None:
@@ -142,13 +143,13 @@ class TimelineStore:
         members = [encode_member(p) for p in post_ids]
         if not members:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        count = 0
-        for user_id in user_ids:
-            pipe.zrem(self.timeline_key(user_id), *members)
-            count += 1
-        if count:
-            await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            count = 0
+            for user_id in user_ids:
+                pipe.zrem(self.timeline_key(user_id), *members)
+                count += 1
+            if count:
+                await pipe.execute()
 
     async def rebuild(
         self, user_id: int, post_ids: Iterable[int], followee_ids: Iterable[int]
@@ -190,12 +191,12 @@ class TimelineStore:
         """Newest-first post ids older than ``before`` (exclusive); refreshes the timeline's TTL."""
         upper = b"(" + encode_member(before) if before is not None else b"+"
         timeline, meta = self.timeline_key(user_id), self.meta_key(user_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(meta)
-        pipe.zrevrangebylex(timeline, upper, b"-", start=0, num=count)
-        pipe.pexpire(meta, self.ttl_ms)
-        pipe.pexpire(timeline, self.ttl_ms)
-        meta_fields, members, _, _ = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(meta)
+            pipe.zrevrangebylex(timeline, upper, b"-", start=0, num=count)
+            pipe.pexpire(meta, self.ttl_ms)
+            pipe.pexpire(timeline, self.ttl_ms)
+            meta_fields, members, _, _ = await pipe.execute()
         if not meta_fields:
             return TimelinePage(built=False)
         followees = {
