@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import MetaData, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -11,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
 from feedline_shared.settings import DatabaseSettings
 
@@ -45,18 +50,57 @@ def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
+class PoolCollector(Collector):
+    """Exports connection-pool usage of every live Database at scrape time."""
+
+    def __init__(self) -> None:
+        self.databases: weakref.WeakSet[Database] = weakref.WeakSet()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "feedline_db_pool_connections",
+            "Database pool connections by state (checked_out, idle, overflow) and pool size.",
+            labels=["service", "pool", "state"],
+        )
+        for database in list(self.databases):
+            for role, engine in database.engines().items():
+                pool = engine.sync_engine.pool
+                if not isinstance(pool, QueuePool):
+                    continue
+                for state, value in (
+                    ("checked_out", pool.checkedout()),
+                    ("idle", pool.checkedin()),
+                    ("overflow", max(pool.overflow(), 0)),
+                    ("size", pool.size()),
+                ):
+                    family.add_metric([database.service, role, state], value)
+        yield family
+
+
+POOLS = PoolCollector()
+REGISTRY.register(POOLS)
+
+
 class Database:
     """The primary engine, and the engine for read-only queries (a replica when configured)."""
 
     def __init__(self, settings: DatabaseSettings) -> None:
+        self.service = settings.service_name
         self.engine = create_engine(settings.database_url, settings)
         self.read_engine = (
             create_engine(settings.database_read_url, settings)
             if settings.database_read_url
             else self.engine
         )
+        POOLS.databases.add(self)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def engines(self) -> dict[str, AsyncEngine]:
+        engines = {"primary": self.engine}
+        if self.read_engine is not self.engine:
+            engines["read"] = self.read_engine
+        return engines
 
     async def session(self) -> AsyncIterator[AsyncSession]:
         """Request scope: commits once when the handler returns, rolls back when it raises."""
