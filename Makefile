@@ -62,6 +62,9 @@ test: venv db
 chaos: venv db
 	$(BIN)/python -m chaos
 
+bench: venv db
+	$(BIN)/python -m bench
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

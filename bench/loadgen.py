@@ -52,6 +52,7 @@ class RunResult:
     mix: dict[str, int]
     pace_ms: float = 0.0
     tool: str = "wrk"
+    error_kinds: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -79,6 +80,16 @@ def _parse(label: str, concurrency: int, pace_ms: float, tool: str, out: str) ->
         mix={"feed": raw["feed"], "posts": raw["posts"], "create": raw["create"]},
         pace_ms=pace_ms,
         tool=tool,
+        error_kinds={
+            kind: raw[kind]
+            for kind in (
+                "status_4xx_5xx",
+                "connect_errors",
+                "read_errors",
+                "write_errors",
+                "timeouts",
+            )
+        },
     )
 
 

@@ -22,9 +22,12 @@ function init(args)
   math.randomseed(os.time() + tonumber(tostring(users):match("0x(%x+)") or "0", 16) % 1000)
 end
 
+-- uvicorn closes a keep-alive connection idle for 5 s: longer pauses would measure reconnects.
+local MAX_DELAY_MS = 4000
+
 function delay()
   if pace_ms <= 0 then return 0 end
-  return math.floor(-math.log(1 - math.random()) * pace_ms)
+  return math.min(MAX_DELAY_MS, math.floor(-math.log(1 - math.random()) * pace_ms))
 end
 
 local function count(kind)

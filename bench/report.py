@@ -58,7 +58,17 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     for t in r["targets"]:
         lines += [_row([t["figure"], t["measured"], t["target"], "yes" if t["met"] else "NO"])]
-    lines += ["", "## Fan-out", ""]
+    for phase, failure in r.get("failures", {}).items():
+        lines += ["", f"**{phase} not measured:** {failure}"]
+    if "fanout" in r:
+        lines += _fanout(r)
+    if "memory" in r:
+        lines += _memory(r)
+    return "\n".join(lines) + "\n"
+
+
+def _fanout(r: dict[str, Any]) -> list[str]:
+    lines = ["", "## Fan-out", ""]
     f = r["fanout"]
     d = f["delivery"]
     lines += [
@@ -76,7 +86,11 @@ def markdown(r: dict[str, Any]) -> str:
         f"{f['build']['per_s']:,.0f}/s, p50 {f['build']['latency']['p50_ms']} ms, "
         f"p99 {f['build']['latency']['p99_ms']} ms",
     ]
-    lines += [
+    return lines
+
+
+def _memory(r: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Memory (TimelineStore at the cap, private redis-server)",
         "",
@@ -111,7 +125,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"(at cap: {real['at_cap']}).",
         "",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def plot(r: dict[str, Any], path: Path) -> Path | None:
@@ -122,7 +136,7 @@ def plot(r: dict[str, Any], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    runs = r["http"]["table"]
+    runs = r.get("http", {}).get("table", [])
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     labels = [run["label"] for run in runs]
     for offset, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
@@ -133,14 +147,15 @@ def plot(r: dict[str, Any], path: Path) -> Path | None:
     left.set_yscale("log")
     left.set_title("HTTP latency through the gateway (median of repeats)")
     left.legend()
-    deliveries = sorted(d * 1000 for d in r["fanout"]["delivery"]["deliveries_s"])
+    fan = r.get("fanout", {}).get("delivery", {"deliveries_s": [], "followers": 0})
+    deliveries = sorted(d * 1000 for d in fan["deliveries_s"])
     if deliveries:
         shares = [(i + 1) / len(deliveries) for i in range(len(deliveries))]
         right.step(deliveries, shares, where="post")
     right.axvline(1000, color="red", linestyle="--", label="1 s target")
     right.set_xlabel("post → last sampled follower timeline (ms)")
     right.set_ylabel("share of posts")
-    right.set_title(f"Fan-out to {r['fanout']['delivery']['followers']:,} followers")
+    right.set_title(f"Fan-out to {fan['followers']:,} followers")
     right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)

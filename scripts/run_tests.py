@@ -18,6 +18,7 @@ SUITES = [
     "fanout-worker/tests",
     "gateway/tests",
     "deploy/tests",
+    "bench/tests",
     "tests/e2e",
     "tests/contract",
     "tests/scaling",
