@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request
-from sqlalchemy import exc as sa_exc
-from starlette.responses import Response
+from fastapi import FastAPI
 
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.broker import BrokerProbe
@@ -19,7 +17,6 @@ from feedline_shared.health import postgres_check
 from feedline_shared.http import create_internal_client
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
-from feedline_shared.problems import DependencyUnavailable, problem_response
 from feedline_shared.redis import create_redis
 from post_service.authors import AuthorDirectory
 from post_service.models import SCHEMA, outbox
@@ -93,14 +90,4 @@ def create_app(
         routers=[public.router, internal.router],
         max_body_bytes=settings.max_body_bytes,
     )
-    app.add_exception_handler(sa_exc.OperationalError, _database_unavailable)
-    app.add_exception_handler(sa_exc.InterfaceError, _database_unavailable)
-    app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)
-    app.add_exception_handler(OSError, _database_unavailable)
     return app
-
-
-async def _database_unavailable(_: Request, exc: Exception) -> Response:
-    # Connection failures and pool exhaustion are an outage, not a bug: 503, so callers retry.
-    logger.warning("database unavailable: %s", exc)
-    return problem_response(DependencyUnavailable("The post database is unavailable"))

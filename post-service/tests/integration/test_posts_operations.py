@@ -87,4 +87,5 @@ async def test_a_database_outage_is_a_503_problem_not_a_500(
             await http.get("/posts/1"),
         ):
             assert response.status_code == 503, response.text
-            assert response.json()["detail"] == "The post database is unavailable"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "unavailable" in response.json()["detail"]

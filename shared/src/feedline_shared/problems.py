@@ -204,8 +204,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         logger.warning("database pool exhausted")
         return problem_response(DependencyUnavailable("The database is busy; try again shortly"))
 
-    @app.exception_handler(ConnectionError)
-    async def _connection(_: Request, exc: ConnectionError) -> Response:
+    @app.exception_handler(OSError)
+    async def _connection(_: Request, exc: OSError) -> Response:
+        # Unwrapped socket errors (a refused or reset connection to a database or broker).
         logger.warning("dependency connection failed: %s", exc)
         return problem_response(DependencyUnavailable("A dependency is unavailable"))
 
