@@ -78,6 +78,8 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                "--zset-max-listpack-entries",
+                "1024",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

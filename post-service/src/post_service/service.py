@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    any_,
     cast,
     delete,
     exists,
@@ -283,7 +284,10 @@ async def posts_by_ids(
         return []
     rows = (
         await session.execute(
-            _post_rows(viewer_id).where(posts.c.id.in_(wanted), posts.c.deleted_at.is_(None))
+            # One array parameter, not an IN list: the statement compiles once and is cached.
+            _post_rows(viewer_id).where(
+                posts.c.id == any_(cast(wanted, ARRAY(BigInteger))), posts.c.deleted_at.is_(None)
+            )
         )
     ).all()
     position = {post_id: index for index, post_id in enumerate(wanted)}

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
+import orjson
+from pydantic import BaseModel
 
 from feedline_shared.http import call_service, user_headers
 from feedline_shared.schemas import Post, UserSummary
@@ -33,6 +35,10 @@ class PostRef:
     author_id: int
 
 
+class PostBatch(BaseModel):
+    items: list[Post]
+
+
 class UserServiceClient:
     name = "user-service"
 
@@ -52,7 +58,7 @@ class UserServiceClient:
                 f"{self.base_url}/internal/users/batch",
                 json={"ids": [str(u) for u in chunk]},
             )
-            items.extend(response.json()["items"])
+            items.extend(orjson.loads(response.content)["items"])
         return items
 
     async def users_by_id(self, user_ids: Sequence[int]) -> dict[int, UserSummary]:
@@ -78,7 +84,7 @@ class UserServiceClient:
             f"{self.base_url}/internal/users/{user_id}/follower-ids",
             params=params,
         )
-        body = response.json()
+        body = orjson.loads(response.content)
         return [int(i) for i in body["items"]], body["next_cursor"]
 
     async def following(self, user_id: int) -> list[Followee]:
@@ -91,7 +97,7 @@ class UserServiceClient:
                 int(item["followers_count"]),
                 int(item.get("peak_followers_count", item["followers_count"])),
             )
-            for item in response.json()["items"]
+            for item in orjson.loads(response.content)["items"]
         ]
 
     async def user_id_by_username(self, username: str) -> int:
@@ -123,7 +129,8 @@ class PostServiceClient:
                     "viewer_id": None if viewer_id is None else str(viewer_id),
                 },
             )
-            posts.extend(Post.model_validate(item) for item in response.json()["items"])
+            # Parsed and validated in one pass by pydantic-core, straight from the bytes.
+            posts.extend(PostBatch.model_validate_json(response.content).items)
         return posts
 
     async def posts_by_authors(
@@ -149,7 +156,8 @@ class PostServiceClient:
                 "limit": limit,
             },
         )
-        return [PostRef(int(i["id"]), int(i["author_id"])) for i in response.json()["items"]]
+        items = orjson.loads(response.content)["items"]
+        return [PostRef(int(i["id"]), int(i["author_id"])) for i in items]
 
     async def post_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         response = await call_service(

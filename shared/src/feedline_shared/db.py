@@ -37,7 +37,10 @@ def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip on every request): a connection the server dropped
+        # fails its statement, the request is a 503 and SQLAlchemy replaces the whole pool.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         pool_timeout=settings.internal_timeout_seconds,
         connect_args={
             "timeout": settings.internal_timeout_seconds,

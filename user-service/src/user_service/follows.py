@@ -127,12 +127,16 @@ async def follower_ids(
 
 
 async def followees(session: AsyncSession, user_id: int) -> list[Followee]:
-    """Every account ``user_id`` follows, with its followers_count."""
-    await get_user(session, user_id)
-    rows = await session.execute(
-        select(User.id, User.followers_count, User.peak_followers_count)
-        .join(Follow, Follow.followee_id == User.id)
-        .where(Follow.follower_id == user_id)
-        .order_by(Follow.id.desc())
-    )
+    """Every account ``user_id`` follows, with its follower counts."""
+    rows = (
+        await session.execute(
+            select(User.id, User.followers_count, User.peak_followers_count)
+            .join(Follow, Follow.followee_id == User.id)
+            .where(Follow.follower_id == user_id)
+            .order_by(Follow.id.desc())
+        )
+    ).all()
+    if not rows:
+        # Only an empty answer needs the existence check (404 for an unknown user).
+        await get_user(session, user_id)
     return [Followee.model_validate(row) for row in rows]
