@@ -270,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         "rows_per_s": round(rows / load_s),
     }
 
-    redis_server = infra.RedisServer(infra.REDIS_PORT, work / "redis")
+    redis_server = infra.RedisServer(
+        infra.REDIS_PORT, work / "redis", extra=("--zset-max-listpack-entries", "1024")
+    )
     redis_server.start()
     system = None
     echo = None
@@ -402,10 +404,12 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             (f"{delivery['followers']:,}-follower post, p99 delivery (ms)", p99, "< 1000", on_time)
         )
     if "memory" in r:
-        per_entry = r["memory"]["synthetic"][0]["zset_bytes_per_entry"]
+        # The deployed configuration (zset-max-listpack-entries 1024, as make up, compose and
+        # the e2e suite run Redis): the last row of the synthetic measurement.
+        per_entry = r["memory"]["synthetic"][-1]["zset_bytes_per_entry"]
         rows.append(
             (
-                "Redis bytes per timeline entry at the cap (default config)",
+                "Redis bytes per timeline entry at the cap (zset-max-listpack-entries 1024)",
                 per_entry,
                 "≤ 64",
                 per_entry <= 64,

@@ -63,7 +63,7 @@ async def _load_users(graph: Graph, hashed: str) -> None:
     try:
         now = datetime.now(UTC)
         users = (
-            (uid, name, name.replace("_", " ").title(), "", hashed, fc, gc, now, now)
+            (uid, name, name.replace("_", " ").title(), "", hashed, fc, fc, gc, now, now)
             for uid, name, fc, gc in zip(
                 graph.user_ids,
                 graph.usernames,
@@ -79,6 +79,7 @@ async def _load_users(graph: Graph, hashed: str) -> None:
             "bio",
             "password_hash",
             "followers_count",
+            "peak_followers_count",
             "following_count",
             "created_at",
             "updated_at",

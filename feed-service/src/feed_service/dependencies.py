@@ -10,7 +10,7 @@ from feed_service.cursors import Ranking
 from feed_service.service import Feed
 
 
-def _feed(request: Request) -> Feed:
+async def _feed(request: Request) -> Feed:
     feed: Feed = request.app.state.feed
     return feed
 

@@ -33,11 +33,11 @@ _api_key = APIKeyHeader(
 )
 
 
-def get_proxy(request: Request) -> Proxy:
+async def get_proxy(request: Request) -> Proxy:
     return request.app.state.proxy
 
 
-def get_tokens(request: Request) -> TokenIssuer:
+async def get_tokens(request: Request) -> TokenIssuer:
     return request.app.state.tokens
 
 
@@ -65,7 +65,7 @@ async def limit_by_address(request: Request) -> None:
     await limiter.hit(request.client.host if request.client else "unknown")
 
 
-def valid_username(
+async def valid_username(
     username: Annotated[
         str,
         Path(
@@ -86,7 +86,7 @@ def _positive_id(value: str, what: str) -> int:
     return int(value)
 
 
-def valid_post_id(
+async def valid_post_id(
     post_id: Annotated[
         str,
         Path(description="Post id (decimal string).", json_schema_extra={"pattern": ID_PATTERN}),
@@ -95,7 +95,7 @@ def valid_post_id(
     return _positive_id(post_id, "post")
 
 
-def valid_key_id(
+async def valid_key_id(
     key_id: Annotated[
         str,
         Path(description="API key id (decimal string).", json_schema_extra={"pattern": ID_PATTERN}),

@@ -21,7 +21,7 @@ _POSITIVE_INT = re.compile(r"[1-9][0-9]{0,18}")
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
-def require_internal_credential(request: Request) -> None:
+async def require_internal_credential(request: Request) -> None:
     """Router-wide: no route answers without the shared service credential."""
     internal_token_of(request).verify(request)
 
@@ -40,22 +40,22 @@ async def _replica_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _authors(request: Request) -> AuthorDirectory:
+async def _authors(request: Request) -> AuthorDirectory:
     return request.app.state.authors  # type: ignore[no-any-return]
 
 
-def _ids(request: Request) -> IdGenerator:
+async def _ids(request: Request) -> IdGenerator:
     return request.app.state.ids  # type: ignore[no-any-return]
 
 
-def valid_post_id(post_id: Annotated[str, Path()]) -> int:
+async def valid_post_id(post_id: Annotated[str, Path()]) -> int:
     """A path id that is not a positive 64-bit integer names no post: 404, not 422."""
     if not _POSITIVE_INT.fullmatch(post_id) or int(post_id) > MAX_ID:
         raise NotFound("Post not found")
     return int(post_id)
 
 
-def idempotency_key_header(
+async def idempotency_key_header(
     key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str | None:
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
@@ -66,7 +66,7 @@ def idempotency_key_header(
     return key
 
 
-def user_ids_query(
+async def user_ids_query(
     user_ids: Annotated[str, Query(max_length=POST_COUNTS_MAX_IDS * 20)] = "",
 ) -> list[int]:
     """``user_ids=1,2,3`` as integers (at most POST_COUNTS_MAX_IDS)."""

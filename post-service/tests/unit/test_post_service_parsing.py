@@ -14,24 +14,24 @@ from post_service.settings import Settings
 
 
 @pytest.mark.parametrize("raw", ["1", "42", "9223372036854775807"])
-def test_positive_64_bit_ids_are_accepted(raw: str) -> None:
-    assert valid_post_id(raw) == int(raw)
+async def test_positive_64_bit_ids_are_accepted(raw: str) -> None:
+    assert await valid_post_id(raw) == int(raw)
 
 
 @pytest.mark.parametrize(
     "raw", ["", "0", "-5", "+5", " 5", "5 ", "1_000", "01", "9223372036854775808", "١٢٣"]
 )
-def test_anything_else_names_no_post(raw: str) -> None:
+async def test_anything_else_names_no_post(raw: str) -> None:
     with pytest.raises(NotFound):
-        valid_post_id(raw)
+        await valid_post_id(raw)
 
 
-def test_user_ids_query_parses_and_rejects() -> None:
-    assert user_ids_query("1,2, 3,,") == [1, 2, 3]
-    assert user_ids_query("") == []
+async def test_user_ids_query_parses_and_rejects() -> None:
+    assert await user_ids_query("1,2, 3,,") == [1, 2, 3]
+    assert await user_ids_query("") == []
     for bad in ("1,x", "0", "1,-2", "99999999999999999999", ",".join(["7"] * 1001)):
         with pytest.raises(ValidationFailed):
-            user_ids_query(bad)
+            await user_ids_query(bad)
 
 
 @pytest.mark.parametrize(

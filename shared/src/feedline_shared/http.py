@@ -131,18 +131,18 @@ def internal_token_of(request: Request) -> InternalAuth:
     return auth
 
 
-def _acting_user(request: Request) -> int:
+async def _acting_user(request: Request) -> int:
     user = internal_token_of(request).verify(request)
     if user is None:
         raise Unauthorized("Missing acting user")
     return user
 
 
-def _optional_user(request: Request) -> int | None:
+async def _optional_user(request: Request) -> int | None:
     return internal_token_of(request).verify(request)
 
 
-def _service_only(request: Request) -> None:
+async def _service_only(request: Request) -> None:
     internal_token_of(request).verify(request)
 
 

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-def require_internal_caller(_: ServiceCaller) -> None:
+async def require_internal_caller(_: ServiceCaller) -> None:
     """Router-wide guard: every route but /healthz, /readyz and /metrics needs the credential."""
 
 
@@ -38,19 +38,19 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _passwords(request: Request) -> Passwords:
+async def _passwords(request: Request) -> Passwords:
     return request.app.state.passwords
 
 
-def _ids(request: Request) -> IdGenerator:
+async def _ids(request: Request) -> IdGenerator:
     return request.app.state.ids
 
 
-def _post_counts(request: Request) -> PostCounts:
+async def _post_counts(request: Request) -> PostCounts:
     return request.app.state.post_counts
 
 
-def _api_key_touch_interval(request: Request) -> timedelta:
+async def _api_key_touch_interval(request: Request) -> timedelta:
     settings: Settings = request.app.state.settings
     return timedelta(seconds=settings.api_key_touch_interval_seconds)
 
@@ -65,11 +65,11 @@ def parse_id(raw: str, what: str) -> int:
     return value
 
 
-def _user_id_path(user_id: str) -> int:
+async def _user_id_path(user_id: str) -> int:
     return parse_id(user_id, "User")
 
 
-def _key_id_path(key_id: str) -> int:
+async def _key_id_path(key_id: str) -> int:
     return parse_id(key_id, "API key")
 
 
