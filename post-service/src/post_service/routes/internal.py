@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Depends
+from starlette.responses import Response
 
 from post_service import service
 from post_service.dependencies import (
@@ -16,7 +18,6 @@ from post_service.schemas import (
     PostBatch,
     PostBatchRequest,
     PostCounts,
-    PostRefOut,
     PostRefs,
     PostsByAuthorsRequest,
 )
@@ -35,12 +36,14 @@ async def posts_batch(
     return PostBatch(items=items)
 
 
-@router.post("/posts/by-authors")
-async def posts_by_authors(body: PostsByAuthorsRequest, session: ReplicaSessionDep) -> PostRefs:
+@router.post("/posts/by-authors", response_model=PostRefs)
+async def posts_by_authors(body: PostsByAuthorsRequest, session: ReplicaSessionDep) -> Response:
     refs = await service.post_ids_by_authors(
         session, body.author_ids, before=body.before, after=body.after, limit=body.limit
     )
-    return PostRefs(items=[PostRefOut(id=post_id, author_id=author) for post_id, author in refs])
+    # Up to thousands of refs per call (timeline rebuilds): encoded once, no model per item.
+    items = [{"id": str(post_id), "author_id": str(author)} for post_id, author in refs]
+    return Response(orjson.dumps({"items": items}), media_type="application/json")
 
 
 @router.get("/post-counts")
