@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +27,7 @@ from processes import (  # noqa: E402
     terminate,
     uvicorn_args,
 )
+from servers import RedisServer, port_open, wait_port  # noqa: E402, F401
 
 __all__ = ["System", "terminate", "uvicorn_args"]
 
@@ -67,54 +66,6 @@ def bench_env(redis_port: int = REDIS_PORT) -> dict[str, str]:
         "RATE_LIMIT_PER_PRINCIPAL": "0",
         "RATE_LIMIT_PER_ADDRESS": "0",
     }
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not port_open(port):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing answers on 127.0.0.1:{port}")
-        time.sleep(0.05)
-
-
-class RedisServer:
-    """A private redis-server, so CONFIG SET and FLUSHALL never reach the shared one."""
-
-    def __init__(self, port: int, workdir: Path, extra: tuple[str, ...] = ()) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.extra = extra
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is required (make infra installs it)")
-        if port_open(self.port):
-            raise RuntimeError(f"port {self.port} is taken; is another benchmark running?")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.workdir), *self.extra]
-        self.proc = subprocess.Popen(
-            args,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 def ensure_infra() -> None:

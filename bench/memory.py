@@ -45,7 +45,7 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
 def measure(workdir: Path, port: int, cap: int, timelines: int) -> list[dict[str, object]]:
     results: list[dict[str, object]] = []
     for listpack_entries in (128, cap, 1024):
-        server = RedisServer(port, workdir / f"mem-{listpack_entries}")
+        server = RedisServer(port, workdir / f"mem-{listpack_entries}", extra=())
         server.start()
         try:
             asyncio.run(_configure(port, listpack_entries))

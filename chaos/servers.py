@@ -11,10 +11,15 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import servers
+from servers import port_open
 
 POSTGRES_VERSIONS = Path("/usr/lib/postgresql")
 RABBITMQ_LIB = Path("/usr/lib/rabbitmq/bin")
@@ -22,12 +27,6 @@ RABBITMQ_LIB = Path("/usr/lib/rabbitmq/bin")
 
 class MissingServer(RuntimeError):
     """A server binary this machine lacks; the chaos run cannot start."""
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_until(check, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -138,44 +137,14 @@ class PostgresCluster:
         return {"PG_PORT": str(self.port), "PGHOST": str(self.socket_dir), "PG_HOST": "127.0.0.1"}
 
 
-class RedisServer:
+class RedisServer(servers.RedisServer):
     """A redis-server without persistence: a restart loses every key, as a crash would."""
 
     def __init__(self, port: int, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise MissingServer("redis-server is not installed")
-        self.binary = binary
-        self.port = port
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_until(lambda: port_open(self.port), 10, "redis-server listening")
-
-    def stop(self) -> None:
-        stop_group(self.proc, signal.SIGTERM)
-        self.proc = None
+        try:
+            super().__init__(port, workdir)
+        except FileNotFoundError as exc:
+            raise MissingServer("redis-server is not installed") from exc
 
 
 class RabbitNode:

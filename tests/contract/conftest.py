@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from feedline_client import Account, Feedline  # noqa: E402
 from migrate import migrate  # noqa: E402
 from processes import ProcessSpec, System, http_status, start_system, uvicorn_args  # noqa: E402
+from servers import RedisServer, delete_worker_queues, wait_until  # noqa: E402
 
 BASE_PORT = int(os.environ.get("CONTRACT_BASE_PORT", "18100"))
 LIMITED_GATEWAY_PORT = BASE_PORT + 5
@@ -60,50 +59,6 @@ LIMIT_WINDOW_SECONDS = 86_400
 PASSWORD = "Zq9-contract-PASSWORD-7f3b"
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_until(check, what: str, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
-        time.sleep(0.05)
-
-
-class RedisServer:
-    """A redis-server owned by the suite, so nothing it does touches the shared one."""
-
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is required (make infra installs it)")
-        self.proc = subprocess.Popen(
-            [
-                *(binary, "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_until(lambda: _port_open(self.port), "redis-server", 10)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
 def ensure_vhost(vhost: str) -> None:
     """Creates the suite's RabbitMQ vhost and grants guest on it (both idempotent)."""
     rabbitmqctl = shutil.which("rabbitmqctl")
@@ -118,23 +73,6 @@ def ensure_vhost(vhost: str) -> None:
     )
 
 
-async def _reset_broker() -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(AMQP_URL, timeout=5)
-    async with connection:
-        channel = await connection.channel()
-        for name in (
-            "fanout-worker.events",
-            "fanout-worker.chunks",
-            "fanout-worker.dlq",
-            "fanout-worker.retry.1000",
-            "fanout-worker.retry.5000",
-            "fanout-worker.retry.30000",
-        ):
-            await channel.queue_delete(name)
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(REDIS_PORT, tmp_path_factory.mktemp("redis"))
@@ -147,7 +85,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     ensure_vhost(VHOST)
     migrate(DATABASE, reset=True)
-    asyncio.run(_reset_broker())
+    asyncio.run(delete_worker_queues(AMQP_URL))
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     running = start_system(
         base_port=BASE_PORT,
@@ -181,7 +119,7 @@ def limited_gateway(system: System) -> Iterator[str]:
     limited.start(spec)
     url = f"http://127.0.0.1:{LIMITED_GATEWAY_PORT}"
     try:
-        _wait_until(lambda: http_status(f"{url}/readyz") == 200, "limited gateway", 60)
+        wait_until(lambda: http_status(f"{url}/readyz") == 200, "limited gateway", 60)
         yield url
     finally:
         limited.stop(spec.name)

@@ -1,0 +1,87 @@
+"""Throwaway servers for test suites and benchmarks: a private redis-server a suite may stop,
+flush or reconfigure without touching the machine's shared one, and the small port helpers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# Timelines up to 1,024 entries stay listpack-encoded, as make up and compose run Redis.
+REDIS_FLAGS = ("--zset-max-listpack-entries", "1024")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    wait_until(lambda: port_open(port), f"127.0.0.1:{port}", timeout)
+
+
+class RedisServer:
+    """A redis-server without persistence on its own port: a restart loses every key."""
+
+    def __init__(self, port: int, workdir: Path, extra: tuple[str, ...] = REDIS_FLAGS) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server is required (make infra installs it)")
+        self.binary = binary
+        self.port = port
+        self.workdir = workdir
+        self.extra = extra
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken: is another run using it?")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.workdir), *self.extra]
+        self.proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+async def delete_worker_queues(amqp_url: str) -> None:
+    """Drops the fanout worker's queues in a test vhost, so a run starts with none of the last
+    run's messages (the worker declares them again at start-up)."""
+    import aio_pika
+
+    from fanout_worker.settings import Settings as WorkerSettings
+
+    retry_queues = [f"fanout-worker.retry.{ms}" for ms in WorkerSettings().retry_delays_ms]
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        for name in (
+            "fanout-worker.events",
+            "fanout-worker.chunks",
+            "fanout-worker.dlq",
+            *retry_queues,
+        ):
+            await channel.queue_delete(name)
