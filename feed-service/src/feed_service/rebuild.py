@@ -105,7 +105,8 @@ class TimelineRebuilder:
         # Fan-outs skip unbuilt timelines: posts created while we read the snapshot were written
         # nowhere, so read what is newer than the snapshot now that fan-out reaches this timeline.
         newest = max(post_ids) if post_ids else None
-        late = await self.posts.posts_by_authors(authors, after=newest, limit=limit)
+        # From the primary: a replica a moment behind would miss exactly these posts.
+        late = await self.posts.posts_by_authors(authors, after=newest, limit=limit, primary=True)
         for ref in late:
             await self.store.fan_out([user_id], ref.id)
         REBUILD_DURATION.observe(time.perf_counter() - started)

@@ -47,6 +47,11 @@ class PostsByAuthorsRequest(BaseModel):
     before: IdIn | None = Field(default=None, description="Exclusive upper bound on post ids.")
     after: IdIn | None = Field(default=None, description="Exclusive lower bound on post ids.")
     limit: int = Field(default=100, ge=1, le=BY_AUTHORS_MAX_LIMIT)
+    primary: bool = Field(
+        default=False,
+        description="Read from the primary, not a replica: for reads that must see the latest "
+        "commits (a timeline rebuild's catch-up).",
+    )
 
 
 class PostRefOut(BaseModel):

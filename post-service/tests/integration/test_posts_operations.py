@@ -89,3 +89,26 @@ async def test_a_database_outage_is_a_503_problem_not_a_500(
             assert response.status_code == 503, response.text
             assert response.headers["content-type"] == "application/problem+json"
             assert "unavailable" in response.json()["detail"]
+
+
+async def test_by_authors_reads_the_primary_only_when_asked(
+    settings: Settings, user_service: FakeUserService
+) -> None:
+    # A replica that cannot be reached shows which connection each read took.
+    author = user_service.add()
+    unreachable_replica = settings.model_copy(
+        update={"database_read_url": "postgresql+asyncpg://feedline_posts:feedline@127.0.0.1:1/x"}
+    )
+    app = create_app(unreachable_replica, transport=httpx.MockTransport(user_service.handle))
+    headers = {"X-Internal-Token": settings.internal_token}
+    body = {"author_ids": [str(author.id)], "limit": 5}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://p", headers=headers
+        ) as http,
+    ):
+        from_replica = await http.post("/internal/posts/by-authors", json=body)
+        from_primary = await http.post("/internal/posts/by-authors", json={**body, "primary": True})
+    assert from_replica.status_code == 503
+    assert from_primary.status_code == 200 and from_primary.json() == {"items": []}

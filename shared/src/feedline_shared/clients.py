@@ -140,8 +140,12 @@ class PostServiceClient:
         before: int | None = None,
         after: int | None = None,
         limit: int,
+        primary: bool = False,
     ) -> list[PostRef]:
-        """Newest-first ids of undeleted posts by ``author_ids`` with ``after < id < before``."""
+        """Newest-first ids of undeleted posts by ``author_ids`` with ``after < id < before``.
+
+        ``primary`` reads past any replica lag, for reads that must see the latest commits.
+        """
         if not author_ids:
             return []
         response = await call_service(
@@ -154,6 +158,7 @@ class PostServiceClient:
                 "before": None if before is None else str(before),
                 "after": None if after is None else str(after),
                 "limit": limit,
+                "primary": primary,
             },
         )
         items = orjson.loads(response.content)["items"]

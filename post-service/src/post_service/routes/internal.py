@@ -37,7 +37,11 @@ async def posts_batch(
 
 
 @router.post("/posts/by-authors", response_model=PostRefs)
-async def posts_by_authors(body: PostsByAuthorsRequest, session: ReplicaSessionDep) -> Response:
+async def posts_by_authors(
+    body: PostsByAuthorsRequest, primary: SessionDep, replica: ReplicaSessionDep
+) -> Response:
+    # Sessions connect lazily: only the one used here takes a connection.
+    session = primary if body.primary else replica
     refs = await service.post_ids_by_authors(
         session, body.author_ids, before=body.before, after=body.after, limit=body.limit
     )
