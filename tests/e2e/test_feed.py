@@ -171,11 +171,17 @@ def test_feed_is_served_while_redis_is_down(api: Feedline, redis_server) -> None
 
 
 def test_returning_user_gets_a_full_first_page(api: Feedline, redis_server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     reader = api.register("back")
-    authors = [api.register("many") for _ in range(40)]
-    for author in authors:
+
+    def followed_author(_: int) -> str:
+        author = api.register("many")
         api.follow(reader, author)
-        api.post(author, "one each")
+        return api.post(author, "one each")["id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        posts = list(pool.map(followed_author, range(200)))
     # The reader's timeline lapses (as after TIMELINE_TTL_DAYS without reads): drop every key.
     import redis
 
@@ -184,3 +190,4 @@ def test_returning_user_gets_a_full_first_page(api: Feedline, redis_server) -> N
     client.close()
     page = api.feed(reader, limit=20)
     assert len(page["items"]) == 20 and page["next_cursor"]
+    assert [item["id"] for item in page["items"]] == sorted(posts, key=int, reverse=True)[:20]
