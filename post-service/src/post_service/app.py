@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
 from feedline_shared.redis import create_redis
 from post_service.authors import AuthorDirectory
+from post_service.janitor import IdempotencyKeyJanitor
 from post_service.models import SCHEMA, outbox
 from post_service.routes import internal, public
 from post_service.settings import Settings
@@ -63,6 +65,11 @@ def create_app(
             redis_retry_after_seconds=settings.redis_retry_after_seconds,
         )
         app.state.relay = relay
+        janitor = IdempotencyKeyJanitor(
+            database.engine,
+            max_age=timedelta(hours=settings.idempotency_key_ttl_hours),
+            interval=timedelta(seconds=settings.idempotency_purge_interval_seconds),
+        )
         set_readiness_checks(
             app,
             {
@@ -73,9 +80,11 @@ def create_app(
         )
         if settings.outbox_relay_enabled:
             relay.start()
+        janitor.start()
         try:
             yield
         finally:
+            await janitor.stop()
             if settings.outbox_relay_enabled:
                 await relay.stop()
             await broker.close()

@@ -32,6 +32,10 @@ class Settings(DatabaseSettings):
 
     # Run the outbox relay inside this process; turned off only by tests that drive relays.
     outbox_relay_enabled: bool = True
+    # How long an Idempotency-Key is remembered: a retry within it returns the same post.
+    idempotency_key_ttl_hours: int = Field(default=24, ge=1)
+    # How often forgotten keys are purged.
+    idempotency_purge_interval_seconds: int = Field(default=600, ge=1)
     # Relay fallback poll interval (it normally wakes on NOTIFY) and events per publish round.
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)

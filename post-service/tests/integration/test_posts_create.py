@@ -257,3 +257,36 @@ async def test_a_rolled_back_transaction_leaves_no_post_and_no_outbox_row(
         await session.rollback()
     assert await _post_count(database, author.id) == 0
     assert await outbox_events(database, post.id) == []
+
+
+async def test_forgotten_idempotency_keys_are_purged_and_a_late_retry_posts_again(
+    client: httpx.AsyncClient, user_service: FakeUserService, database: Database
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from post_service.janitor import purge_idempotency_keys
+    from post_service.models import idempotency_keys
+
+    author = user_service.add()
+    headers = as_user(author) | {"Idempotency-Key": "late-retry"}
+    first = await client.post("/posts", json={"caption": "once"}, headers=headers)
+    fresh = await client.post(
+        "/posts", json={"caption": "kept"}, headers=as_user(author) | {"Idempotency-Key": "new"}
+    )
+    async with database.engine.begin() as conn:
+        await conn.execute(
+            update(idempotency_keys)
+            .where(
+                idempotency_keys.c.author_id == author.id, idempotency_keys.c.key == "late-retry"
+            )
+            .values(created_at=func.now() - timedelta(hours=25))
+        )
+    assert await purge_idempotency_keys(database.engine, timedelta(hours=24)) >= 1
+    retried = await client.post("/posts", json={"caption": "once"}, headers=headers)
+    kept = await client.post(
+        "/posts", json={"caption": "kept"}, headers=as_user(author) | {"Idempotency-Key": "new"}
+    )
+    assert retried.status_code == 201 and retried.json()["id"] != first.json()["id"]
+    assert kept.json()["id"] == fresh.json()["id"]
