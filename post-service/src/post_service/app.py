@@ -44,13 +44,10 @@ def create_app(
             settings.internal_token, settings.internal_timeout_seconds, transport=transport
         )
         broker = BrokerProbe(settings.amqp_url)
-        relay = OutboxRelay(
-            service=settings.service_name,
-            engine=database.engine,
-            table=outbox,
-            amqp_url=settings.amqp_url,
-            exchange_name=settings.events_exchange,
-            listen_dsn=settings.listen_dsn,
+        relay = OutboxRelay.for_service(
+            settings,
+            database.engine,
+            outbox,
             batch_size=settings.outbox_batch_size,
             poll_interval_seconds=settings.outbox_poll_interval_seconds,
         )

@@ -39,7 +39,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from feedline_shared.broker import connect, declare_events_exchange
+from feedline_shared.db import libpq_dsn
 from feedline_shared.events import EventData, EventEnvelope
+from feedline_shared.settings import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +121,28 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_cleanup = datetime.min.replace(tzinfo=UTC)
+
+    @classmethod
+    def for_service(
+        cls,
+        settings: DatabaseSettings,
+        engine: AsyncEngine,
+        table: Table,
+        *,
+        batch_size: int = 500,
+        poll_interval_seconds: float = 1.0,
+    ) -> OutboxRelay:
+        """The relay of a service's own outbox, wired from its settings."""
+        return cls(
+            service=settings.service_name,
+            engine=engine,
+            table=table,
+            amqp_url=settings.amqp_url,
+            exchange_name=settings.events_exchange,
+            listen_dsn=libpq_dsn(settings.database_url),
+            batch_size=batch_size,
+            poll_interval_seconds=poll_interval_seconds,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.broker import BrokerProbe
 from feedline_shared.clients import PostServiceClient
-from feedline_shared.db import Database, libpq_dsn
+from feedline_shared.db import Database
 from feedline_shared.health import postgres_check
 from feedline_shared.http import create_internal_client
 from feedline_shared.ids import IdGenerator
@@ -37,13 +37,10 @@ def create_app(
             settings.internal_token, settings.internal_timeout_seconds, transport=transport
         )
         broker = BrokerProbe(settings.amqp_url)
-        relay = OutboxRelay(
-            service=settings.service_name,
-            engine=database.engine,
-            table=outbox,
-            amqp_url=settings.amqp_url,
-            exchange_name=settings.events_exchange,
-            listen_dsn=libpq_dsn(settings.database_url),
+        relay = OutboxRelay.for_service(
+            settings,
+            database.engine,
+            outbox,
             poll_interval_seconds=settings.outbox_poll_interval_seconds,
         )
         app.state.database = database
