@@ -3,12 +3,17 @@ flush or reconfigure without touching the machine's shared one, and the small po
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from migrate import migrate
+from processes import System, start_system
 
 # Timelines up to 1,024 entries stay listpack-encoded, as make up and compose run Redis.
 REDIS_FLAGS = ("--zset-max-listpack-entries", "1024")
@@ -85,3 +90,32 @@ async def delete_worker_queues(amqp_url: str) -> None:
             *retry_queues,
         ):
             await channel.queue_delete(name)
+
+
+@contextlib.contextmanager
+def fresh_system(
+    *,
+    base_port: int,
+    database: str,
+    amqp_url: str,
+    run_dir: Path,
+    log_dir: Path,
+    extra_env: dict[str, str],
+) -> Iterator[System]:
+    """The five processes on a freshly migrated test database, with no queued messages and no
+    old logs, ready when entered and stopped on exit."""
+    migrate(database, reset=True)
+    asyncio.run(delete_worker_queues(amqp_url))
+    shutil.rmtree(log_dir, ignore_errors=True)
+    running = start_system(
+        base_port=base_port,
+        database=database,
+        run_dir=run_dir,
+        log_dir=log_dir,
+        extra_env=extra_env,
+    )
+    try:
+        running.wait_ready(timeout=90)
+        yield running
+    finally:
+        running.stop_all()

@@ -8,7 +8,6 @@ limits, for the 429 tests.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -25,9 +24,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from feedline_client import Account, Feedline  # noqa: E402
-from migrate import migrate  # noqa: E402
-from processes import ProcessSpec, System, http_status, start_system, uvicorn_args  # noqa: E402
-from servers import RedisServer, delete_worker_queues, wait_until  # noqa: E402
+from processes import ProcessSpec, System, http_status, uvicorn_args  # noqa: E402
+from servers import RedisServer, fresh_system, wait_until  # noqa: E402
 
 BASE_PORT = int(os.environ.get("CONTRACT_BASE_PORT", "18100"))
 LIMITED_GATEWAY_PORT = BASE_PORT + 5
@@ -84,21 +82,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture(scope="session")
 def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     ensure_vhost(VHOST)
-    migrate(DATABASE, reset=True)
-    asyncio.run(delete_worker_queues(AMQP_URL))
-    shutil.rmtree(LOG_DIR, ignore_errors=True)
-    running = start_system(
+    with fresh_system(
         base_port=BASE_PORT,
         database=DATABASE,
+        amqp_url=AMQP_URL,
         run_dir=tmp_path_factory.mktemp("run"),
         log_dir=LOG_DIR,
         extra_env=CONTRACT_ENV,
-    )
-    try:
-        running.wait_ready(timeout=90)
+    ) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ Redis server of the suite's own (so a test may stop and restart it), spoken to o
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,9 +16,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from feedline_client import Feedline  # noqa: E402
-from migrate import migrate  # noqa: E402
-from processes import System, start_system  # noqa: E402
-from servers import RedisServer, delete_worker_queues  # noqa: E402
+from processes import System  # noqa: E402
+from servers import RedisServer, fresh_system  # noqa: E402
 
 BASE_PORT = int(os.environ.get("E2E_BASE_PORT", "18000"))
 REDIS_PORT = int(os.environ.get("E2E_REDIS_PORT", "16379"))
@@ -54,22 +51,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="session")
 def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    migrate(DATABASE, reset=True)
-    asyncio.run(delete_worker_queues(AMQP_URL))
-    log_dir = ROOT / "var" / "e2e-log"
-    shutil.rmtree(log_dir, ignore_errors=True)
-    running = start_system(
+    with fresh_system(
         base_port=BASE_PORT,
         database=DATABASE,
+        amqp_url=AMQP_URL,
         run_dir=tmp_path_factory.mktemp("run"),
-        log_dir=log_dir,
+        log_dir=ROOT / "var" / "e2e-log",
         extra_env=E2E_ENV,
-    )
-    try:
-        running.wait_ready(timeout=90)
+    ) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture(scope="session")
