@@ -104,8 +104,15 @@ async def test_relay_publishes_committed_events_to_rabbitmq(
     finally:
         await connection.close()
 
-    async with app.state.session_scope() as session:
-        sent_at = await session.scalar(
-            select(outbox.c.sent_at).where(outbox.c.event_id == found.event_id)
-        )
-    assert sent_at is not None
+    # The relay marks a row sent after the broker's confirm, so a consumer can see the
+    # message a moment before the row changes.
+    sent_at = None
+    marking_deadline = time.monotonic() + 10
+    while sent_at is None and time.monotonic() < marking_deadline:
+        async with app.state.session_scope() as session:
+            sent_at = await session.scalar(
+                select(outbox.c.sent_at).where(outbox.c.event_id == found.event_id)
+            )
+        if sent_at is None:
+            await asyncio.sleep(0.05)
+    assert sent_at is not None, "published event was never marked sent"
