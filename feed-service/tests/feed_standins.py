@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,12 +39,15 @@ class Graph:
         self.followers_override: dict[int, int] = {}
         self.peak_followers: dict[int, int] = {}
         self.posts: dict[int, PostRow] = {}
+        self.likes: set[tuple[int, int]] = set()
         self.calls: list[tuple[str, dict[str, object]]] = []
         self.users_down = False
         self.posts_down = False
         self._last_id = 0
         # Runs after by-authors answered: lets a test create a post "during" a rebuild.
         self.after_by_authors: Callable[[dict[str, object]], None] | None = None
+        # Awaited while a batch request is in flight, before it answers (races with writers).
+        self.during_batch: Callable[[], Awaitable[None]] | None = None
 
     # --- the social graph -------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class Graph:
             "media_url": None,
             "created_at": format_time(row.created_at),
             "like_count": row.like_count,
-            "liked_by_me": False,
+            "liked_by_me": (row.id, viewer) in self.likes,
         }
 
     def calls_to(self, name: str) -> list[dict[str, object]]:
@@ -113,7 +116,7 @@ class Graph:
         if host == POSTS_URL:
             if self.posts_down:
                 raise httpx.ConnectError("post-service is down", request=request)
-            return self._posts(request)
+            return await self._posts(request)
         return httpx.Response(404)
 
     def _users(self, request: httpx.Request) -> httpx.Response:
@@ -137,7 +140,7 @@ class Graph:
             return httpx.Response(200, json={"items": items})
         return httpx.Response(404, json={"detail": "no such route"})
 
-    def _posts(self, request: httpx.Request) -> httpx.Response:
+    async def _posts(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
@@ -170,6 +173,8 @@ class Graph:
             viewer = int(body["viewer_id"]) if body["viewer_id"] is not None else None
             rows = [self.posts.get(int(i)) for i in body["ids"]]
             items = [self.post_json(r, viewer) for r in rows if r is not None and not r.deleted]
+            if self.during_batch is not None:
+                await self.during_batch()
             return httpx.Response(200, json={"items": items})
         return httpx.Response(404, json={"detail": "no such route"})
 

@@ -62,6 +62,10 @@ def test_deleted_post_is_hidden_even_when_the_removal_job_is_not_running(
     eventually(lambda: post in api.feed_ids(reader), timeout=5)
     system.stop("fanout-worker")
     try:
+        # Likes too show at once: post-service invalidates the cached copies itself.
+        assert api.request("POST", f"/posts/{post}/like", reader).status_code == 200
+        item = api.feed(reader)["items"][0]
+        assert (item["id"], item["like_count"], item["liked_by_me"]) == (post, 1, True)
         assert api.request("DELETE", f"/posts/{post}", author).status_code == 204
         assert post not in api.feed_ids(reader)
     finally:
@@ -69,6 +73,25 @@ def test_deleted_post_is_hidden_even_when_the_removal_job_is_not_running(
 
         system.start(next(s for s in process_specs(system.base_port) if s.name == "fanout-worker"))
         system.wait_ready(["fanout-worker"])
+
+
+def test_likes_show_in_the_next_feed_read(api: Feedline) -> None:
+    author, reader, fan = api.register("liked"), api.register("likeread"), api.register("fan")
+    api.follow(reader, author)
+    post = api.post(author, "like this")["id"]
+    eventually(lambda: post in api.feed_ids(reader), timeout=5)
+
+    def shown() -> tuple[int, bool]:
+        item = next(i for i in api.feed(reader)["items"] if i["id"] == post)
+        return item["like_count"], item["liked_by_me"]
+
+    assert shown() == (0, False)
+    assert api.request("POST", f"/posts/{post}/like", reader).status_code == 200
+    assert shown() == (1, True)
+    assert api.request("POST", f"/posts/{post}/like", fan).status_code == 200
+    assert shown() == (2, True)
+    assert api.request("DELETE", f"/posts/{post}/like", reader).status_code == 200
+    assert shown() == (1, False)
 
 
 def test_feed_pages_are_stable_while_new_posts_arrive(api: Feedline) -> None:

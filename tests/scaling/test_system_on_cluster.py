@@ -54,6 +54,24 @@ def test_likes_update_affinity_and_the_ranked_feed_pages_on_the_cluster(
     assert sorted(ids) == sorted(p["id"] for p in posts)
 
 
+def test_feed_pages_hydrate_from_the_post_cache_on_the_cluster(
+    api: Feedline, cluster: RedisClusterNodes, deployment: Deployment
+) -> None:
+    author, reader = api.register("cached"), api.register("cachereader")
+    api.follow(reader, author)
+    post = api.post(author, "cached post")["id"]
+    eventually(lambda: post in api.feed_ids(reader))
+    url = deployment.metrics_url(deployment.first, "feed-service")
+    hits = metric_value(url, "feedline_feed_hydration_cache_total", {"result": "hit"})
+    api.feed(reader)  # served by the first set: the gateway in front of it
+    assert metric_value(url, "feedline_feed_hydration_cache_total", {"result": "hit"}) > hits
+    assert sum(cluster.keys_per_node("feedline:post:*").values()) >= 1
+
+    assert api.request("POST", f"/posts/{post}/like", reader).status_code == 200
+    item = api.feed(reader)["items"][0]
+    assert (item["id"], item["like_count"], item["liked_by_me"]) == (post, 1, True)
+
+
 def test_rate_limits_count_in_the_cluster(api: Feedline, deployment: Deployment) -> None:
     limit = LIMITED_PER_PRINCIPAL
     with httpx.Client(base_url=f"{deployment.limited.gateway_url}/api/v1", timeout=10) as http:

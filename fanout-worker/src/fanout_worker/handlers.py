@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fanout_worker.affinity import AffinityStore
 from fanout_worker.fanout import FanOut
-from fanout_worker.keys import user_cache_key
 from fanout_worker.messages import ChunkTask
+from feedline_shared import caches
 from feedline_shared.clients import PostServiceClient
 from feedline_shared.events import (
     PostCreated,
@@ -30,7 +30,11 @@ async def post_created(event: PostCreated, event_id: str, *, fanout: FanOut) -> 
     await fanout.add_post(event_id, event.post_id, event.author_id, event.created_at)
 
 
-async def post_deleted(event: PostDeleted, event_id: str, *, fanout: FanOut) -> None:
+async def post_deleted(
+    event: PostDeleted, event_id: str, *, fanout: FanOut, redis: AnyRedis
+) -> None:
+    # post-service wrote the tombstone when it committed; repeated in case that write failed.
+    await caches.invalidate_deletion(redis, event.post_id)
     await fanout.remove_post(event_id, event.post_id, event.author_id)
 
 
@@ -60,16 +64,23 @@ async def user_unfollowed(
     await timelines.unmerge(event.follower_id, event.followee_id, post_ids)
 
 
-async def post_liked(event: PostLiked, event_id: str, *, affinity: AffinityStore) -> None:
+async def post_liked(
+    event: PostLiked, event_id: str, *, affinity: AffinityStore, redis: AnyRedis
+) -> None:
+    # Repeats post-service's after-commit invalidation, in case that one failed.
+    await caches.invalidate_like(redis, event.post_id, event.user_id)
     await affinity.add(event.user_id, event.author_id, 1, event_id)
 
 
-async def post_unliked(event: PostUnliked, event_id: str, *, affinity: AffinityStore) -> None:
+async def post_unliked(
+    event: PostUnliked, event_id: str, *, affinity: AffinityStore, redis: AnyRedis
+) -> None:
+    await caches.invalidate_like(redis, event.post_id, event.user_id)
     await affinity.add(event.user_id, event.author_id, -1, event_id)
 
 
 async def user_updated(event: UserUpdated, event_id: str, *, redis: AnyRedis) -> None:
-    await redis.delete(user_cache_key(event.user_id))
+    await redis.delete(caches.user_key(event.user_id))
 
 
 HANDLERS = {

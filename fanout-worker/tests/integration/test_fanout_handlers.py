@@ -20,10 +20,13 @@ from fanout_support import (
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from fanout_worker.keys import affinity_key, user_cache_key
+from fanout_worker.keys import affinity_key
 from fanout_worker.settings import Settings
+from feedline_shared.caches import liked_key, post_key
+from feedline_shared.caches import user_key as user_cache_key
 from feedline_shared.events import (
     PostCreated,
+    PostDeleted,
     PostLiked,
     PostUnliked,
     UserFollowed,
@@ -64,6 +67,27 @@ async def test_redelivered_like_events_count_once_in_affinity(
     await _consumed("post.unliked", 2, unliked_before)
     assert await redis.hget(affinity_key(LIKER), str(AUTHOR)) == b"1"
     assert await redis.ttl(f"feedline:evt:{{{LIKER}}}:{first}") > 6 * 86_400
+
+
+async def test_like_and_delete_events_invalidate_the_cached_post_and_like_state(
+    worker: FastAPI, redis: Redis, channel: AbstractChannel
+) -> None:
+    post_id = 9_000_050
+    await redis.hset(post_key(post_id), mapping={"body": "{}", "likes": "4"})
+    await redis.hset(liked_key(LIKER), mapping={str(post_id): "0", "9000051": "1"})
+    before = metric("feedline_fanout_events_total", type="post.liked", outcome="ok")
+    like = {"author_id": AUTHOR, "user_id": LIKER, "like_count": 5}
+    await publish(channel, PostLiked(post_id=post_id, **like))
+    await _consumed("post.liked", 1, before)
+    assert await redis.hgetall(post_key(post_id)) == {b"body": b"{}", b"v": b"1"}
+    # Only the liker's state for this post goes; its other entries stay cached.
+    assert await redis.hgetall(liked_key(LIKER)) == {b"9000051": b"1", b"v": b"1"}
+
+    before = metric("feedline_fanout_events_total", type="post.deleted", outcome="ok")
+    await publish(channel, PostDeleted(post_id=post_id, author_id=AUTHOR))
+    await _consumed("post.deleted", 1, before)
+    assert await redis.hgetall(post_key(post_id)) == {b"deleted": b"1", b"v": b"2"}
+    assert 0 < await redis.ttl(post_key(post_id)) <= 24 * 3600
 
 
 async def test_follow_merges_followee_posts_and_unfollow_removes_them(

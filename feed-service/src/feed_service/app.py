@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from feed_service.hydration import PostHydrator
 from feed_service.plan import FeedPlanner
 from feed_service.ranking import AffinityReader, RankWeights, SnapshotStore
 from feed_service.rebuild import TimelineRebuilder
@@ -59,7 +60,12 @@ def create_app(
                     rebuilder,
                     celebrity_threshold=settings.celebrity_follower_threshold,
                 ),
-                posts=posts,
+                hydrator=PostHydrator(
+                    posts,
+                    redis,
+                    ttl_seconds=settings.post_cache_ttl_seconds,
+                    redis_retry_after_seconds=settings.redis_retry_after_seconds,
+                ),
                 affinity=AffinityReader(redis, prefix),
                 snapshots=SnapshotStore(redis, prefix, settings.rank_snapshot_ttl_seconds),
                 weights=RankWeights(

@@ -20,8 +20,14 @@ REBUILD_DURATION = Histogram(
     "Time to rebuild one home timeline from the databases.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+HYDRATION_CACHE = Counter(
+    "feedline_feed_hydration_cache",
+    "Post ids hydrated from the Redis post cache (hit) or fetched from post-service (miss). "
+    "Hydration cache hit ratio = hit / (hit + miss).",
+    ["result"],
+)
 HYDRATED_ITEMS = Histogram(
     "feedline_feed_hydration_items",
-    "Post ids sent to post-service per hydration batch.",
+    "Post ids sent to post-service per hydration batch (cache misses).",
     buckets=(1, 5, 10, 20, 50, 100, 200, 500),
 )

@@ -16,12 +16,11 @@ from feed_service.cursors import (
     decode_feed_cursor,
     snapshot_cursor,
 )
-from feed_service.hydration import hydrate
+from feed_service.hydration import PostHydrator
 from feed_service.metrics import FEED_REQUESTS
 from feed_service.plan import FeedPlan, FeedPlanner
 from feed_service.ranking import AffinityReader, RankWeights, Snapshot, SnapshotStore, rank
 from feed_service.schemas import FeedPage
-from feedline_shared.clients import PostServiceClient
 from feedline_shared.problems import BadRequest
 from feedline_shared.schemas import Post
 
@@ -37,7 +36,7 @@ class Feed:
     """Everything a feed read needs, built once in the app's lifespan."""
 
     planner: FeedPlanner
-    posts: PostServiceClient
+    hydrator: PostHydrator
     affinity: AffinityReader
     snapshots: SnapshotStore
     weights: RankWeights
@@ -63,8 +62,8 @@ async def read_feed(
 
 def _hydrator(feed: Feed, plan: FeedPlan) -> Hydrator:
     async def hydrate_for_viewer(post_ids: Sequence[int]) -> dict[int, Post]:
-        return await hydrate(
-            feed.posts, post_ids, viewer_id=plan.user_id, allowed_authors=plan.allowed_authors
+        return await feed.hydrator.visible(
+            post_ids, viewer_id=plan.user_id, allowed_authors=plan.allowed_authors
         )
 
     return hydrate_for_viewer

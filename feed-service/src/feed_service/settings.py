@@ -22,8 +22,12 @@ class Settings(ServiceSettings):
     timeline_ttl_days: int = Field(default=30, ge=1)
     # Authors with more followers than this are not fanned out; their posts merge at read time.
     celebrity_follower_threshold: int = Field(default=20_000, ge=0)
-    # Prefix of every Redis key this service reads or writes (docs/architecture.md).
+    # Prefix of the timeline, affinity and ranking-snapshot keys (docs/architecture.md); the
+    # post and author caches shared with post-service and the worker always use `feedline`.
     redis_key_prefix: str = "feedline"
+    # Cached posts and like states live this long after their last fill; likes and deletes
+    # invalidate them at once, so this only bounds the memory of posts nobody reads.
+    post_cache_ttl_seconds: int = Field(default=3600, ge=1)
 
     # How long one process may hold the cross-process rebuild lock of a timeline; other processes
     # wait at most this long for the timeline to appear before rebuilding it themselves.

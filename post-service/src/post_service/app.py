@@ -20,6 +20,7 @@ from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
 from feedline_shared.redis import create_redis
 from post_service.authors import AuthorDirectory
+from post_service.cache_invalidation import CacheInvalidation
 from post_service.janitor import IdempotencyKeyJanitor
 from post_service.models import SCHEMA, outbox
 from post_service.routes import internal, public
@@ -60,6 +61,9 @@ def create_app(
             redis,
             ttl_seconds=settings.user_cache_ttl_seconds,
             redis_retry_after_seconds=settings.redis_retry_after_seconds,
+        )
+        app.state.cache_invalidation = CacheInvalidation(
+            redis, retry_after_seconds=settings.redis_retry_after_seconds
         )
         app.state.relay = relay
         janitor = IdempotencyKeyJanitor(

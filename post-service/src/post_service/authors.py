@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterable
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from feedline_shared.caches import user_key
 from feedline_shared.clients import UserServiceClient
 from feedline_shared.problems import NotFound
-from feedline_shared.redis import AnyRedis
+from feedline_shared.redis import AnyRedis, RedisBreaker
 from feedline_shared.schemas import USERNAME_PATTERN, UserSummary
 
 logger = logging.getLogger(__name__)
 
 
 _USERNAME = re.compile(USERNAME_PATTERN)
-
-
-def user_cache_key(user_id: int) -> str:
-    return f"feedline:user:{{{user_id}}}"
 
 
 class AuthorDirectory:
@@ -42,8 +38,7 @@ class AuthorDirectory:
         self.users = users
         self.redis = redis
         self.ttl_seconds = ttl_seconds
-        self.redis_retry_after_seconds = redis_retry_after_seconds
-        self._redis_skip_until = 0.0
+        self.breaker = RedisBreaker("author cache", redis_retry_after_seconds)
 
     async def summaries(self, user_ids: Iterable[int]) -> dict[int, UserSummary]:
         """Summaries of the users that exist among ``user_ids``; unknown ids are left out."""
@@ -69,25 +64,18 @@ class AuthorDirectory:
             raise NotFound("User not found")
         return await self.users.user_id_by_username(username)
 
-    def _redis_usable(self) -> bool:
-        return time.monotonic() >= self._redis_skip_until
-
-    def _redis_failed(self, exc: Exception) -> None:
-        logger.warning("author cache unavailable, asking user-service directly: %s", exc)
-        self._redis_skip_until = time.monotonic() + self.redis_retry_after_seconds
-
     async def _cached(self, user_ids: list[int]) -> dict[int, UserSummary]:
-        if not self._redis_usable():
+        if not self.breaker.usable():
             return {}
         try:
             # One GET per key in one round trip: the keys live in different cluster slots, so
             # MGET would be refused on Redis Cluster.
             async with self.redis.pipeline(transaction=False) as pipe:
                 for user_id in user_ids:
-                    pipe.get(user_cache_key(user_id))
+                    pipe.get(user_key(user_id))
                 values = await pipe.execute()
         except (RedisError, OSError) as exc:
-            self._redis_failed(exc)
+            self.breaker.failed(exc)
             return {}
         found: dict[int, UserSummary] = {}
         for user_id, raw in zip(user_ids, values, strict=True):
@@ -101,14 +89,12 @@ class AuthorDirectory:
 
     async def _remember(self, summaries: Iterable[UserSummary]) -> None:
         entries = list(summaries)
-        if not entries or not self._redis_usable():
+        if not entries or not self.breaker.usable():
             return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for summary in entries:
-                    pipe.set(
-                        user_cache_key(summary.id), summary.model_dump_json(), ex=self.ttl_seconds
-                    )
+                    pipe.set(user_key(summary.id), summary.model_dump_json(), ex=self.ttl_seconds)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            self._redis_failed(exc)
+            self.breaker.failed(exc)

@@ -15,6 +15,7 @@ from feedline_shared.http import internal_token_of
 from feedline_shared.ids import MAX_ID, IdGenerator
 from feedline_shared.problems import NotFound, ValidationFailed
 from post_service.authors import AuthorDirectory
+from post_service.cache_invalidation import CacheInvalidation
 from post_service.schemas import IDEMPOTENCY_KEY_PATTERN, POST_COUNTS_MAX_IDS
 
 _POSITIVE_INT = re.compile(r"[1-9][0-9]{0,18}")
@@ -42,6 +43,10 @@ async def _replica_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 async def _authors(request: Request) -> AuthorDirectory:
     return request.app.state.authors  # type: ignore[no-any-return]
+
+
+async def _cache(request: Request) -> CacheInvalidation:
+    return request.app.state.cache_invalidation  # type: ignore[no-any-return]
 
 
 async def _ids(request: Request) -> IdGenerator:
@@ -88,6 +93,7 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 ReplicaSessionDep = Annotated[AsyncSession, Depends(_replica_session, scope="function")]
 AuthorsDep = Annotated[AuthorDirectory, Depends(_authors)]
 IdsDep = Annotated[IdGenerator, Depends(_ids)]
+CacheDep = Annotated[CacheInvalidation, Depends(_cache)]
 PostId = Annotated[int, Depends(valid_post_id)]
 UserIds = Annotated[list[int], Depends(user_ids_query)]
 #: Optional ``Idempotency-Key`` header: 1..200 printable ASCII characters, else 422.

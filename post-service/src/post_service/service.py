@@ -36,6 +36,7 @@ from feedline_shared.outbox import add_event
 from feedline_shared.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from feedline_shared.schemas import Post, PostCreateRequest, UserSummary
 from post_service.authors import AuthorDirectory
+from post_service.cache_invalidation import CacheInvalidation
 from post_service.models import idempotency_keys, likes, outbox, posts
 from post_service.schemas import LikeState, PostPage
 
@@ -167,7 +168,9 @@ async def get_post(
     return rendered[0]
 
 
-async def delete_post(session: AsyncSession, post_id: int, user_id: int) -> None:
+async def delete_post(
+    session: AsyncSession, cache: CacheInvalidation, post_id: int, user_id: int
+) -> None:
     """Soft delete by the author: the row stays as a tombstone and ``post.deleted`` goes out."""
     deleted = await session.scalar(
         update(posts)
@@ -181,9 +184,12 @@ async def delete_post(session: AsyncSession, post_id: int, user_id: int) -> None
             raise NotFound(POST_NOT_FOUND)
         raise Forbidden("Only the author can delete this post")
     await add_event(session, outbox, PostDeleted(post_id=post_id, author_id=user_id))
+    cache.post_deleted(session, post_id)
 
 
-async def like_post(session: AsyncSession, post_id: int, user_id: int) -> LikeState:
+async def like_post(
+    session: AsyncSession, cache: CacheInvalidation, post_id: int, user_id: int
+) -> LikeState:
     """Idempotent; the counter moves, and ``post.liked`` goes out, only for a new like."""
     author_id = await session.scalar(select(posts.c.author_id).where(_live(post_id)))
     if author_id is None:
@@ -202,10 +208,13 @@ async def like_post(session: AsyncSession, post_id: int, user_id: int) -> LikeSt
         outbox,
         PostLiked(post_id=post_id, author_id=author_id, user_id=user_id, like_count=like_count),
     )
+    cache.like_changed(session, post_id, user_id)
     return LikeState(liked=True, like_count=like_count)
 
 
-async def unlike_post(session: AsyncSession, post_id: int, user_id: int) -> LikeState:
+async def unlike_post(
+    session: AsyncSession, cache: CacheInvalidation, post_id: int, user_id: int
+) -> LikeState:
     """Idempotent; the counter moves, and ``post.unliked`` goes out, only for a removed like."""
     author_id = await session.scalar(select(posts.c.author_id).where(_live(post_id)))
     if author_id is None:
@@ -223,6 +232,7 @@ async def unlike_post(session: AsyncSession, post_id: int, user_id: int) -> Like
         outbox,
         PostUnliked(post_id=post_id, author_id=author_id, user_id=user_id, like_count=like_count),
     )
+    cache.like_changed(session, post_id, user_id)
     return LikeState(liked=False, like_count=like_count)
 
 

@@ -22,9 +22,6 @@ class Settings(DatabaseSettings):
     # How long an author summary stays cached in Redis; the fanout worker also drops it on
     # user.updated, so this only bounds staleness when that event is missed.
     user_cache_ttl_seconds: int = Field(default=300, ge=1)
-    # After Redis fails, author lookups skip it for this long instead of paying a timeout on
-    # every request.
-    redis_retry_after_seconds: float = Field(default=5.0, ge=0)
 
     # Largest request body accepted: /internal/posts/by-authors carries up to 10,000 string ids
     # (about 220 KB); public bodies are far smaller.

@@ -9,10 +9,11 @@ import orjson
 from post_service_testing import FakeUserService, create_post
 from redis.asyncio import Redis
 
+from feedline_shared.caches import user_key as user_cache_key
 from feedline_shared.clients import UserServiceClient
 from feedline_shared.http import create_internal_client
 from feedline_shared.schemas import UserSummary
-from post_service.authors import AuthorDirectory, user_cache_key
+from post_service.authors import AuthorDirectory
 from post_service.settings import Settings
 
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from feedline_shared.caches import user_key as user_cache_key
 from feedline_shared.problems import NotFound, ValidationFailed
-from post_service.authors import user_cache_key
 from post_service.dependencies import user_ids_query, valid_post_id
 from post_service.schemas import IDEMPOTENCY_KEY_PATTERN
 from post_service.settings import Settings

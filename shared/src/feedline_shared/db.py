@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
@@ -18,6 +19,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 
 from feedline_shared.settings import DatabaseSettings
+
+logger = logging.getLogger(__name__)
+
+_AFTER_COMMIT = "feedline_after_commit"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,14 +111,17 @@ class Database:
         return engines
 
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """Request scope: commits once when the handler returns, rolls back when it raises."""
+        """Request scope: commits once when the handler returns, rolls back when it raises;
+        then runs the :func:`after_commit` actions."""
         async with self.sessions() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
+                session.info.pop(_AFTER_COMMIT, None)
                 await session.rollback()
                 raise
+            await run_after_commit(session)
 
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         async with self.read_sessions() as session:
@@ -123,6 +131,25 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Runs ``action`` once ``session``'s transaction has committed, never after a rollback.
+
+    For side effects outside the database that must follow the committed state (cache
+    invalidation): run before the commit, a concurrent reader could cache the old rows again.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """The change is committed whatever happens here, so a failing action is logged, not
+    raised: it must not turn a stored change into an error response."""
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            await action()
+        except Exception:
+            logger.warning("after-commit action failed", exc_info=True)
 
 
 def libpq_dsn(database_url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_INTERNAL_TOKEN = "feedline-dev-internal-token"
@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
+    # Where Redis is only a cache (post and author caches): after it fails, skip it for this
+    # long instead of paying a timeout on every request.
+    redis_retry_after_seconds: float = Field(default=5.0, ge=0)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = "feedline.events"
 

@@ -10,6 +10,7 @@ from feedline_shared.schemas import Post, PostCreateRequest
 from post_service import service
 from post_service.dependencies import (
     AuthorsDep,
+    CacheDep,
     IdempotencyKey,
     IdsDep,
     PostId,
@@ -49,19 +50,25 @@ async def get_post(
 
 
 @router.delete("/posts/{post_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_post(post_id: PostId, user_id: ActingUser, session: SessionDep) -> Response:
-    await service.delete_post(session, post_id, user_id)
+async def delete_post(
+    post_id: PostId, user_id: ActingUser, session: SessionDep, cache: CacheDep
+) -> Response:
+    await service.delete_post(session, cache, post_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/posts/{post_id}/like")
-async def like_post(post_id: PostId, user_id: ActingUser, session: SessionDep) -> LikeState:
-    return await service.like_post(session, post_id, user_id)
+async def like_post(
+    post_id: PostId, user_id: ActingUser, session: SessionDep, cache: CacheDep
+) -> LikeState:
+    return await service.like_post(session, cache, post_id, user_id)
 
 
 @router.delete("/posts/{post_id}/like")
-async def unlike_post(post_id: PostId, user_id: ActingUser, session: SessionDep) -> LikeState:
-    return await service.unlike_post(session, post_id, user_id)
+async def unlike_post(
+    post_id: PostId, user_id: ActingUser, session: SessionDep, cache: CacheDep
+) -> LikeState:
+    return await service.unlike_post(session, cache, post_id, user_id)
 
 
 @router.get("/users/{username}/posts")

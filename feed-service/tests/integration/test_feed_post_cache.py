@@ -1,0 +1,129 @@
+"""Hydration from the Redis post cache: hits make no post-service call; likes, deletes and
+fills racing them keep it right."""
+
+import orjson
+from feed_standins import Graph, ids_of, newest_first, read_page
+from prometheus_client import REGISTRY
+
+from feedline_shared import caches
+from feedline_shared.timelines import TimelineStore
+
+VIEWER = 1
+
+
+def hydration(result: str) -> float:
+    value = REGISTRY.get_sample_value("feedline_feed_hydration_cache_total", {"result": result})
+    return value or 0.0
+
+
+async def cache_authors(redis, *author_ids: int) -> None:
+    """What post-service's author directory writes when it hydrates posts."""
+    for author_id in author_ids:
+        summary = {
+            "id": str(author_id),
+            "username": f"user{author_id}",
+            "display_name": f"User {author_id}",
+        }
+        await redis.set(caches.user_key(author_id), orjson.dumps(summary))
+
+
+async def built_feed(graph: Graph, store: TimelineStore, redis) -> list[int]:
+    graph.follow(VIEWER, 2, 3)
+    posts = graph.add_posts([2, 3] * 5)
+    await store.rebuild(VIEWER, posts, [2, 3])
+    await cache_authors(redis, 2, 3)
+    return newest_first(posts)
+
+
+async def test_a_second_read_is_hydrated_from_redis_without_post_service(
+    client, graph, store, redis
+):
+    posts = await built_feed(graph, store, redis)
+    first = await read_page(client, limit=10)
+    assert len(graph.calls_to("batch")) == 1
+    hits, misses = hydration("hit"), hydration("miss")
+
+    second = await read_page(client, limit=10)
+
+    assert second == first
+    assert ids_of(second) == posts
+    assert len(graph.calls_to("batch")) == 1
+    assert (hydration("hit") - hits, hydration("miss") - misses) == (10, 0)
+
+
+async def test_an_author_missing_from_the_cache_sends_only_their_posts_to_post_service(
+    client, graph, store, redis
+):
+    posts = await built_feed(graph, store, redis)
+    await read_page(client, limit=10)
+    await redis.delete(caches.user_key(3))
+
+    page = await read_page(client, limit=10)
+
+    assert ids_of(page) == posts
+    asked = {int(i) for i in graph.calls_to("batch")[-1]["ids"]}
+    assert asked == {p for p in posts if graph.posts[p].author_id == 3}
+
+
+async def test_a_like_shows_at_once_for_the_liker_and_in_the_count(client, graph, store, redis):
+    posts = await built_feed(graph, store, redis)
+    await read_page(client, limit=10)
+    liked = posts[3]
+    # What post-service does: commit the like, then invalidate before answering.
+    graph.posts[liked].like_count = 1
+    graph.likes.add((liked, VIEWER))
+    await caches.invalidate_like(redis, liked, VIEWER)
+
+    page = await read_page(client, limit=10)
+
+    item = page["items"][3]
+    assert (item["like_count"], item["liked_by_me"]) == (1, True)
+    assert [int(i) for i in graph.calls_to("batch")[-1]["ids"]] == [liked]
+    assert all(not i["liked_by_me"] for n, i in enumerate(page["items"]) if n != 3)
+
+
+async def test_a_tombstone_hides_a_post_post_service_would_still_return(
+    client, graph, store, redis
+):
+    posts = await built_feed(graph, store, redis)
+    await read_page(client, limit=10)
+    calls = len(graph.calls_to("batch"))
+    await caches.invalidate_deletion(redis, posts[0])
+
+    page = await read_page(client, limit=10)
+
+    assert ids_of(page) == posts[1:]
+    assert len(graph.calls_to("batch")) == calls
+
+
+async def test_a_fill_racing_a_like_never_puts_the_old_count_back(client, graph, store, redis):
+    posts = await built_feed(graph, store, redis)
+    target = posts[0]
+
+    async def like_lands_meanwhile() -> None:
+        # The batch has read the old count; the like commits and invalidates before the
+        # feed writes its copy back.
+        graph.during_batch = None
+        graph.posts[target].like_count = 7
+        await caches.invalidate_like(redis, target, 99)
+
+    graph.during_batch = like_lands_meanwhile
+    stale = await read_page(client, limit=10)
+    assert stale["items"][0]["like_count"] == 0
+
+    assert not await redis.hexists(caches.post_key(target), caches.LIKES)
+    fresh = await read_page(client, limit=10)
+    assert fresh["items"][0]["like_count"] == 7
+
+
+async def test_malformed_cache_entries_are_refetched_not_served(client, graph, store, redis):
+    posts = await built_feed(graph, store, redis)
+    await read_page(client, limit=10)
+    await redis.hset(caches.post_key(posts[0]), caches.BODY, b"not json")
+    await redis.set(caches.user_key(2), b"{}")
+
+    page = await read_page(client, limit=10)
+
+    assert ids_of(page) == posts
+    asked = {int(i) for i in graph.calls_to("batch")[-1]["ids"]}
+    assert posts[0] in asked and all(p in asked for p in posts if graph.posts[p].author_id == 2)

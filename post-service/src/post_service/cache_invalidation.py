@@ -1,0 +1,45 @@
+"""Keeps feed-service's Redis copies of posts right once post-service has committed a change.
+
+Runs after the commit and before the response (:func:`feedline_shared.db.after_commit`), so the
+client's next feed read sees its own like or delete. If Redis fails here the change stands: the
+fanout worker repeats the same invalidation when the change's event arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedline_shared import caches
+from feedline_shared.db import after_commit
+from feedline_shared.redis import AnyRedis, RedisBreaker
+
+
+class CacheInvalidation:
+    def __init__(self, redis: AnyRedis, *, retry_after_seconds: float = 5.0) -> None:
+        self.redis = redis
+        self.breaker = RedisBreaker("post cache invalidation", retry_after_seconds)
+
+    def like_changed(self, session: AsyncSession, post_id: int, user_id: int) -> None:
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_like(self.redis, post_id, user_id))
+
+        after_commit(session, invalidate)
+
+    def post_deleted(self, session: AsyncSession, post_id: int) -> None:
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_deletion(self.redis, post_id))
+
+        after_commit(session, invalidate)
+
+    async def _guarded(self, invalidation: Coroutine[Any, Any, None]) -> None:
+        if not self.breaker.usable():
+            invalidation.close()
+            return
+        try:
+            await invalidation
+        except (RedisError, OSError) as exc:
+            self.breaker.failed(exc)

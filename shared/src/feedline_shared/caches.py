@@ -1,0 +1,126 @@
+"""Redis caches of post-service's records for the feed's hydration, and how they stay right.
+
+Two versioned hashes (docs/architecture.md, "Redis keys"):
+
+* ``feedline:post:{<post id>}`` — ``body`` (the post's immutable fields as JSON), ``likes``
+  (the like count) and ``deleted`` (a tombstone);
+* ``feedline:liked:{<viewer id>}`` — one field per post id the viewer was shown: ``1`` liked,
+  ``0`` not.
+
+Each hash has a version field ``v``. The service that commits a change calls
+:func:`invalidate_like` / :func:`invalidate_deletion` right after the commit (and the fanout
+worker repeats it when the change's event arrives, in case that call failed): ``v`` goes up and
+the stale fields go away. Readers read ``v`` with the fields, and :func:`fill` writes what they
+fetched only if ``v`` has not moved since, so a reader that queried the database before a
+concurrent change committed can never put the old value back (the cache-aside race).
+
+Author summaries live under ``feedline:user:{<user id>}`` as UserSummary JSON: post-service
+fills them from user-service and the worker deletes one on ``user.updated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
+
+from feedline_shared.redis import AnyRedis
+
+PREFIX = "feedline"
+VERSION = "v"
+BODY = "body"
+LIKES = "likes"
+DELETED = "deleted"
+
+#: Cached hashes live this long after their last fill or invalidation.
+DEFAULT_TTL_SECONDS = 24 * 3600
+
+# KEYS[1] the hash; ARGV[1] ttl, ARGV[2] how many fields to delete, then those fields, then
+# field/value pairs to set.
+_INVALIDATE = """
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+local drop = tonumber(ARGV[2])
+if drop > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + drop)) end
+if #ARGV > 2 + drop then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + drop)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS[1] the hash; ARGV[1] the version the values were read under, ARGV[2] ttl, then
+# field/value pairs. A hash that changed since (or holds a tombstone) is left alone.
+_FILL = """
+local version = redis.call('HGET', KEYS[1], 'v') or '0'
+if version ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'deleted') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def post_key(post_id: int) -> str:
+    return f"{PREFIX}:post:{{{post_id}}}"
+
+
+def liked_key(viewer_id: int) -> str:
+    return f"{PREFIX}:liked:{{{viewer_id}}}"
+
+
+def user_key(user_id: int) -> str:
+    return f"{PREFIX}:user:{{{user_id}}}"
+
+
+def version_of(raw: bytes | None) -> str:
+    """The version a fill must match: ``0`` for a hash that does not exist yet."""
+    return "0" if raw is None else raw.decode()
+
+
+def _invalidation(
+    key: str, ttl_seconds: int, drop: Sequence[str], put: Mapping[str, str]
+) -> list[str | int]:
+    pairs = [item for field, value in put.items() for item in (field, value)]
+    return [key, ttl_seconds, len(drop), *drop, *pairs]
+
+
+async def _invalidate_all(redis: AnyRedis, changes: Sequence[list[str | int]]) -> None:
+    # EVAL (not EVALSHA) in a non-transactional pipeline: one key per script, so it routes to
+    # the key's node on Redis Cluster, and a node never lacks the script.
+    async with redis.pipeline(transaction=False) as pipe:
+        for key, *args in changes:
+            pipe.eval(_INVALIDATE, 1, key, *args)
+        await pipe.execute()
+
+
+async def invalidate_like(
+    redis: AnyRedis, post_id: int, user_id: int, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> None:
+    """After ``user_id`` liked or unliked ``post_id``: its count and that viewer's state."""
+    await _invalidate_all(
+        redis,
+        [
+            _invalidation(post_key(post_id), ttl_seconds, [LIKES], {}),
+            _invalidation(liked_key(user_id), ttl_seconds, [str(post_id)], {}),
+        ],
+    )
+
+
+async def invalidate_deletion(
+    redis: AnyRedis, post_id: int, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> None:
+    """After ``post_id`` was deleted: a tombstone no fill can overwrite."""
+    await _invalidate_all(
+        redis, [_invalidation(post_key(post_id), ttl_seconds, [BODY, LIKES], {DELETED: "1"})]
+    )
+
+
+def queue_fill(
+    pipe: Pipeline | ClusterPipeline,
+    key: str,
+    version: str,
+    values: Mapping[str, str],
+    ttl_seconds: int,
+) -> None:
+    """Adds a conditional fill of ``key`` to a non-transactional pipeline."""
+    pairs = [item for field, value in values.items() for item in (field, value)]
+    if pairs:
+        pipe.eval(_FILL, 1, key, version, ttl_seconds, *pairs)
