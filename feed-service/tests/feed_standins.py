@@ -46,8 +46,10 @@ class Graph:
         self._last_id = 0
         # Runs after by-authors answered: lets a test create a post "during" a rebuild.
         self.after_by_authors: Callable[[dict[str, object]], None] | None = None
-        # Awaited while a batch request is in flight, before it answers (races with writers).
+        # Awaited while a batch or following request is in flight, before it answers (races
+        # with writers).
         self.during_batch: Callable[[], Awaitable[None]] | None = None
+        self.during_following: Callable[[], Awaitable[None]] | None = None
 
     # --- the social graph -------------------------------------------------------------------
 
@@ -112,14 +114,14 @@ class Graph:
         if host == USERS_URL:
             if self.users_down:
                 raise httpx.ConnectError("user-service is down", request=request)
-            return self._users(request)
+            return await self._users(request)
         if host == POSTS_URL:
             if self.posts_down:
                 raise httpx.ConnectError("post-service is down", request=request)
             return await self._posts(request)
         return httpx.Response(404)
 
-    def _users(self, request: httpx.Request) -> httpx.Response:
+    async def _users(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
@@ -137,6 +139,8 @@ class Graph:
                 }
                 for f in sorted(self.following[user_id])
             ]
+            if self.during_following is not None:
+                await self.during_following()
             return httpx.Response(200, json={"items": items})
         return httpx.Response(404, json={"detail": "no such route"})
 

@@ -50,16 +50,29 @@ async def _recent_post_ids(
 
 
 async def user_followed(
-    event: UserFollowed, event_id: str, *, posts: PostServiceClient, timelines: TimelineStore
+    event: UserFollowed,
+    event_id: str,
+    *,
+    posts: PostServiceClient,
+    timelines: TimelineStore,
+    redis: AnyRedis,
 ) -> None:
+    # Repeats user-service's after-commit invalidation, in case that one failed.
+    await caches.invalidate_following(redis, event.follower_id)
     post_ids = await _recent_post_ids(posts, event.followee_id, timelines)
     # No-op on an unbuilt timeline: its next read rebuilds it with the new followee.
     await timelines.merge(event.follower_id, event.followee_id, post_ids)
 
 
 async def user_unfollowed(
-    event: UserUnfollowed, event_id: str, *, posts: PostServiceClient, timelines: TimelineStore
+    event: UserUnfollowed,
+    event_id: str,
+    *,
+    posts: PostServiceClient,
+    timelines: TimelineStore,
+    redis: AnyRedis,
 ) -> None:
+    await caches.invalidate_following(redis, event.follower_id)
     post_ids = await _recent_post_ids(posts, event.followee_id, timelines)
     await timelines.unmerge(event.follower_id, event.followee_id, post_ids)
 

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from fanout_worker.keys import affinity_key
 from fanout_worker.settings import Settings
-from feedline_shared.caches import liked_key, post_key
+from feedline_shared.caches import following_key, liked_key, post_key
 from feedline_shared.caches import user_key as user_cache_key
 from feedline_shared.events import (
     PostCreated,
@@ -100,9 +100,11 @@ async def test_follow_merges_followee_posts_and_unfollow_removes_them(
     await store.merge(follower, other, [500])
     before = metric("feedline_fanout_events_total", type="user.followed", outcome="ok")
 
+    await redis.hset(following_key(follower), "set", "[]")
     await publish(channel, UserFollowed(follower_id=follower, followee_id=followee))
     await publish(channel, UserFollowed(follower_id=unbuilt, followee_id=followee))
     await _consumed("user.followed", 2, before)
+    assert await redis.hgetall(following_key(follower)) == {b"v": b"1"}
     assert await timelines_of(redis, [follower]) == [[500, 901, 902, 903]]
     assert await redis.hexists(store.meta_key(follower), f"f:{followee}")
     assert await redis.exists(store.timeline_key(unbuilt), store.meta_key(unbuilt)) == 0
@@ -110,6 +112,7 @@ async def test_follow_merges_followee_posts_and_unfollow_removes_them(
     before = metric("feedline_fanout_events_total", type="user.unfollowed", outcome="ok")
     await publish(channel, UserUnfollowed(follower_id=follower, followee_id=followee))
     await _consumed("user.unfollowed", 1, before)
+    assert await redis.hget(following_key(follower), "v") == b"2"
     assert await timelines_of(redis, [follower]) == [[500]]
     assert not await redis.hexists(store.meta_key(follower), f"f:{followee}")
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from feed_service.follow_sets import FollowSets
 from feed_service.hydration import PostHydrator
 from feed_service.plan import FeedPlanner
 from feed_service.ranking import AffinityReader, RankWeights, SnapshotStore
@@ -54,7 +55,12 @@ def create_app(
             app.state.http = http
             app.state.feed = Feed(
                 planner=FeedPlanner(
-                    users,
+                    FollowSets(
+                        users,
+                        redis,
+                        ttl_seconds=settings.follow_set_cache_ttl_seconds,
+                        redis_retry_after_seconds=settings.redis_retry_after_seconds,
+                    ),
                     posts,
                     store,
                     rebuilder,

@@ -26,6 +26,11 @@ HYDRATION_CACHE = Counter(
     "Hydration cache hit ratio = hit / (hit + miss).",
     ["result"],
 )
+FOLLOW_SET_CACHE = Counter(
+    "feedline_feed_follow_set_cache",
+    "Feed requests whose follow set came from Redis (hit) or from user-service (miss).",
+    ["result"],
+)
 HYDRATED_ITEMS = Histogram(
     "feedline_feed_hydration_items",
     "Post ids sent to post-service per hydration batch (cache misses).",

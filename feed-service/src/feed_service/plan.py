@@ -1,18 +1,19 @@
 """What one feed request may show and where its ids come from, decided before paging.
 
-1. The follow set comes from user-service: celebrities (accounts that ever had more than
-   CELEBRITY_FOLLOWER_THRESHOLD followers: the worker skips fan-out for authors above it, and a
-   count that later fell back cannot say which posts were skipped) and regular followees; the
-   allowed authors are everyone followed plus the viewer. Only posts by allowed authors are
-   ever shown.
+1. The follow set comes from user-service, through its Redis copy (:mod:`follow_sets`):
+   celebrities (accounts that ever had more than CELEBRITY_FOLLOWER_THRESHOLD followers: the
+   worker skips fan-out for authors above it, and a count that later fell back cannot say which
+   posts were skipped) and regular followees; the allowed authors are everyone followed plus
+   the viewer. Only posts by allowed authors are ever shown.
 2. The Redis timeline is read; a missing one (new user, lapsed, Redis flushed) is rebuilt first.
 3. Regular followees the timeline has not merged were just followed: their posts are merged
    before serving. Merged followees no longer followed are unmerged (their entries are already
    filtered out by the allowed set).
 4. Celebrities' posts are read from post-service and merged at read time.
 
-Degraded modes: with Redis down the whole feed comes from post-service; with user-service down a
-built timeline is served with its merged followees as the last known follow set.
+Degraded modes: with Redis down the whole feed comes from post-service; with user-service down
+and no cached follow set, a built timeline is served with its merged followees as the last known
+follow set.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
+from feed_service.follow_sets import FollowSets
 from feed_service.metrics import TIMELINE_READS
 from feed_service.rebuild import TimelineRebuilder
 from feed_service.sources import POSTS_BY_AUTHORS_MAX, AuthorsSource, IdSource, TimelineSource
-from feedline_shared.clients import Followee, PostServiceClient, UserServiceClient
+from feedline_shared.clients import Followee, PostServiceClient
 from feedline_shared.problems import DependencyUnavailable
 from feedline_shared.timelines import TimelinePage, TimelineStore
 
@@ -64,14 +66,14 @@ def split_following(following: list[Followee], threshold: int) -> FollowSet:
 class FeedPlanner:
     def __init__(
         self,
-        users: UserServiceClient,
+        follow_sets: FollowSets,
         posts: PostServiceClient,
         store: TimelineStore,
         rebuilder: TimelineRebuilder,
         *,
         celebrity_threshold: int,
     ) -> None:
-        self.users = users
+        self.follow_sets = follow_sets
         self.posts = posts
         self.store = store
         self.rebuilder = rebuilder
@@ -80,7 +82,7 @@ class FeedPlanner:
     async def plan(self, user_id: int, *, before: int | None, count: int) -> FeedPlan:
         """``before``/``count`` are the page's first timeline read, done here and reused."""
         try:
-            following = await self.users.following(user_id)
+            following = await self.follow_sets.following(user_id)
         except DependencyUnavailable:
             logger.warning("user-service unavailable; serving the last known follow set")
             return await self._plan_from_last_known_follows(user_id, before, count)

@@ -28,6 +28,9 @@ class Settings(ServiceSettings):
     # Cached posts and like states live this long after their last fill; likes and deletes
     # invalidate them at once, so this only bounds the memory of posts nobody reads.
     post_cache_ttl_seconds: int = Field(default=3600, ge=1)
+    # A reader's cached follow set lives this long. Follows and unfollows invalidate it at once;
+    # this bounds how old its follower counts (the celebrity split) can be.
+    follow_set_cache_ttl_seconds: int = Field(default=60, ge=1)
 
     # How long one process may hold the cross-process rebuild lock of a timeline; other processes
     # wait at most this long for the timeline to appear before rebuilding it themselves.

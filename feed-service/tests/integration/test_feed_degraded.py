@@ -5,6 +5,8 @@ import base64
 import orjson
 from feed_standins import ids_of, newest_first, read_page
 
+from feedline_shared import caches
+
 VIEWER = 1
 
 
@@ -27,13 +29,27 @@ async def test_feed_is_served_from_the_services_when_redis_is_unreachable(make_c
     assert ready.json()["failing"] == ["redis"]
 
 
+async def test_user_service_down_serves_the_cached_follow_set(client, graph):
+    graph.follow(VIEWER, 2, 3)
+    posts = graph.add_posts([2, 3, VIEWER] * 5)
+    await read_page(client)
+    graph.users_down = True
+    calls = len(graph.calls_to("following"))
+
+    page = await read_page(client, limit=50)
+
+    assert ids_of(page) == newest_first(posts)
+    assert len(graph.calls_to("following")) == calls
+
+
 async def test_user_service_down_serves_the_built_timeline_with_the_last_known_follows(
-    client, graph
+    client, graph, redis
 ):
     graph.follow(VIEWER, 2, 3)
     posts = graph.add_posts([2, 3, VIEWER] * 5)
     await read_page(client)
     graph.users_down = True
+    await redis.delete(caches.following_key(VIEWER))  # the cached copy has expired
 
     page = await read_page(client, limit=50)
 

@@ -5,6 +5,7 @@ import asyncio
 from feed_standins import Graph, ids_of, newest_first, read_all, read_page
 from prometheus_client import REGISTRY
 
+from feedline_shared import caches
 from feedline_shared.timelines import TimelineStore
 
 VIEWER = 1
@@ -130,13 +131,15 @@ async def test_a_former_celebrity_stays_merged_at_read_time(client, graph, store
     assert ids == newest_first(posts)
 
 
-async def test_follow_is_visible_in_the_next_feed_request(client, graph, store):
+async def test_follow_is_visible_in_the_next_feed_request(client, graph, store, redis):
     graph.follow(VIEWER, 2)
     older = graph.add_posts([2] * 5, hours_ago=3)
     await read_page(client)  # builds the timeline without user 3
     followee_posts = graph.add_posts([3] * 4, hours_ago=2)
 
-    graph.follow(VIEWER, 3)  # no fan-out, no event: only user-service knows
+    # No fan-out, no event: only user-service knows, and it invalidates the cached set.
+    graph.follow(VIEWER, 3)
+    await caches.invalidate_following(redis, VIEWER)
     page = await read_page(client)
 
     assert ids_of(page) == newest_first(older + followee_posts)
@@ -144,7 +147,7 @@ async def test_follow_is_visible_in_the_next_feed_request(client, graph, store):
 
 
 async def test_unfollow_is_visible_even_while_the_timeline_still_holds_the_posts(
-    client, graph, store
+    client, graph, store, redis
 ):
     graph.follow(VIEWER, 2, 3)
     kept = graph.add_posts([2] * 5)
@@ -152,6 +155,7 @@ async def test_unfollow_is_visible_even_while_the_timeline_still_holds_the_posts
     await read_page(client)
 
     graph.unfollow(VIEWER, 3)
+    await caches.invalidate_following(redis, VIEWER)
     page = await read_page(client)
 
     assert ids_of(page) == newest_first(kept)

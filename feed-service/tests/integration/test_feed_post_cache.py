@@ -127,3 +127,36 @@ async def test_malformed_cache_entries_are_refetched_not_served(client, graph, s
     assert ids_of(page) == posts
     asked = {int(i) for i in graph.calls_to("batch")[-1]["ids"]}
     assert posts[0] in asked and all(p in asked for p in posts if graph.posts[p].author_id == 2)
+
+
+async def test_the_follow_set_is_read_from_redis_until_a_follow_invalidates_it(
+    client, graph, store, redis
+):
+    posts = await built_feed(graph, store, redis)
+    await read_page(client, limit=10)
+    await read_page(client, limit=10)
+    assert len(graph.calls_to("following")) == 1
+
+    newcomer = graph.add_posts([4])
+    graph.follow(VIEWER, 4)
+    await caches.invalidate_following(redis, VIEWER)  # what user-service does after commit
+    page = await read_page(client, limit=11)
+
+    assert ids_of(page) == newest_first(posts + newcomer)
+    assert len(graph.calls_to("following")) == 2
+
+
+async def test_a_follow_set_fill_racing_an_unfollow_is_refused(client, graph, store, redis):
+    posts = await built_feed(graph, store, redis)
+
+    async def unfollow_lands_meanwhile() -> None:
+        graph.during_following = None
+        graph.unfollow(VIEWER, 3)
+        await caches.invalidate_following(redis, VIEWER)
+
+    graph.during_following = unfollow_lands_meanwhile
+    await read_page(client, limit=10)  # answered from the set read before the unfollow
+
+    assert not await redis.hexists(caches.following_key(VIEWER), caches.FOLLOW_SET)
+    page = await read_page(client, limit=10)
+    assert ids_of(page) == [p for p in posts if graph.posts[p].author_id == 2]

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.broker import BrokerProbe
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.clients import UserServiceClient
 from feedline_shared.db import Database
 from feedline_shared.health import postgres_check
@@ -20,7 +21,6 @@ from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
 from feedline_shared.redis import create_redis
 from post_service.authors import AuthorDirectory
-from post_service.cache_invalidation import CacheInvalidation
 from post_service.janitor import IdempotencyKeyJanitor
 from post_service.models import SCHEMA, outbox
 from post_service.routes import internal, public

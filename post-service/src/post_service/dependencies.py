@@ -10,12 +10,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.db import Database
 from feedline_shared.http import internal_token_of
 from feedline_shared.ids import MAX_ID, IdGenerator
 from feedline_shared.problems import NotFound, ValidationFailed
 from post_service.authors import AuthorDirectory
-from post_service.cache_invalidation import CacheInvalidation
 from post_service.schemas import IDEMPOTENCY_KEY_PATTERN, POST_COUNTS_MAX_IDS
 
 _POSITIVE_INT = re.compile(r"[1-9][0-9]{0,18}")

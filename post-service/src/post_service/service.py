@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.cursors import cursor_int, decode_cursor, encode_cursor
 from feedline_shared.events import PostCreated, PostDeleted, PostLiked, PostUnliked
 from feedline_shared.ids import IdGenerator
@@ -36,7 +37,6 @@ from feedline_shared.outbox import add_event
 from feedline_shared.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from feedline_shared.schemas import Post, PostCreateRequest, UserSummary
 from post_service.authors import AuthorDirectory
-from post_service.cache_invalidation import CacheInvalidation
 from post_service.models import idempotency_keys, likes, outbox, posts
 from post_service.schemas import LikeState, PostPage
 

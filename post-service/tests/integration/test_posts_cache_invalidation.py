@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from post_service_testing import FakeUserService, as_user, create_post
 from redis.asyncio import Redis
 
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.caches import liked_key, post_key
-from post_service.cache_invalidation import CacheInvalidation
 
 
 async def test_a_like_drops_the_cached_count_and_the_likers_state(

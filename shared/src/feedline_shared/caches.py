@@ -1,17 +1,19 @@
-"""Redis caches of post-service's records for the feed's hydration, and how they stay right.
+"""Redis copies of other services' records that the feed reads, and how they stay right.
 
-Two versioned hashes (docs/architecture.md, "Redis keys"):
+Three versioned hashes (docs/architecture.md, "Redis keys"):
 
 * ``feedline:post:{<post id>}`` — ``body`` (the post's immutable fields as JSON), ``likes``
   (the like count) and ``deleted`` (a tombstone);
 * ``feedline:liked:{<viewer id>}`` — one field per post id the viewer was shown: ``1`` liked,
-  ``0`` not.
+  ``0`` not;
+* ``feedline:following:{<user id>}`` — ``set``: the accounts the user follows with their
+  follower counts, as user-service's following-ids route answers them.
 
-Each hash has a version field ``v``. The service that commits a change calls
-:func:`invalidate_like` / :func:`invalidate_deletion` right after the commit (and the fanout
-worker repeats it when the change's event arrives, in case that call failed): ``v`` goes up and
-the stale fields go away. Readers read ``v`` with the fields, and :func:`fill` writes what they
-fetched only if ``v`` has not moved since, so a reader that queried the database before a
+Each hash has a version field ``v``. The service that commits a change (post-service for likes
+and deletes, user-service for follows) invalidates right after the commit, and the fanout worker
+repeats it when the change's event arrives, in case that call failed: ``v`` goes up and the
+stale fields go away. Readers read ``v`` with the fields, and :func:`queue_fill` writes what
+they fetched only if ``v`` has not moved since, so a reader that queried the database before a
 concurrent change committed can never put the old value back (the cache-aside race).
 
 Author summaries live under ``feedline:user:{<user id>}`` as UserSummary JSON: post-service
@@ -32,6 +34,7 @@ VERSION = "v"
 BODY = "body"
 LIKES = "likes"
 DELETED = "deleted"
+FOLLOW_SET = "set"
 
 #: Cached hashes live this long after their last fill or invalidation.
 DEFAULT_TTL_SECONDS = 24 * 3600
@@ -64,6 +67,10 @@ def post_key(post_id: int) -> str:
 
 def liked_key(viewer_id: int) -> str:
     return f"{PREFIX}:liked:{{{viewer_id}}}"
+
+
+def following_key(user_id: int) -> str:
+    return f"{PREFIX}:following:{{{user_id}}}"
 
 
 def user_key(user_id: int) -> str:
@@ -110,6 +117,15 @@ async def invalidate_deletion(
     """After ``post_id`` was deleted: a tombstone no fill can overwrite."""
     await _invalidate_all(
         redis, [_invalidation(post_key(post_id), ttl_seconds, [BODY, LIKES], {DELETED: "1"})]
+    )
+
+
+async def invalidate_following(
+    redis: AnyRedis, follower_id: int, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> None:
+    """After ``follower_id`` followed or unfollowed someone."""
+    await _invalidate_all(
+        redis, [_invalidation(following_key(follower_id), ttl_seconds, [FOLLOW_SET], {})]
     )
 
 

@@ -11,12 +11,14 @@ from fastapi import FastAPI
 
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.broker import BrokerProbe
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.clients import PostServiceClient
 from feedline_shared.db import Database
 from feedline_shared.health import postgres_check
 from feedline_shared.http import create_internal_client
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import OutboxRelay
+from feedline_shared.redis import create_redis
 from user_service.models import outbox
 from user_service.passwords import Passwords
 from user_service.posts import PostCounts
@@ -33,6 +35,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
+        # Only to invalidate feed-service's cached follow sets: not a readiness dependency.
+        redis = create_redis(settings)
         http = create_internal_client(
             settings.internal_token, settings.internal_timeout_seconds, transport=transport
         )
@@ -46,6 +50,9 @@ def create_app(
         app.state.database = database
         app.state.session_scope = asynccontextmanager(database.session)
         app.state.ids = IdGenerator(settings.node_id)
+        app.state.cache_invalidation = CacheInvalidation(
+            redis, retry_after_seconds=settings.redis_retry_after_seconds
+        )
         # Building the hasher makes its dummy hash: argon2 work, kept off the event loop.
         app.state.passwords = await asyncio.to_thread(Passwords, settings)
         app.state.post_counts = PostCounts(
@@ -63,6 +70,7 @@ def create_app(
             await relay.stop()
             await broker.close()
             await http.aclose()
+            await redis.aclose()
             await database.dispose()
 
     return create_service_app(

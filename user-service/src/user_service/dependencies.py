@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.http import ActingUser, ServiceCaller
 from feedline_shared.ids import MAX_ID, IdGenerator
 from feedline_shared.problems import NotFound
@@ -19,6 +20,7 @@ from user_service.settings import Settings
 __all__ = [
     "ActingUser",
     "ApiKeyTouchInterval",
+    "CacheDep",
     "IdsDep",
     "KeyIdPath",
     "PasswordsDep",
@@ -44,6 +46,10 @@ async def _passwords(request: Request) -> Passwords:
 
 async def _ids(request: Request) -> IdGenerator:
     return request.app.state.ids
+
+
+async def _cache(request: Request) -> CacheInvalidation:
+    return request.app.state.cache_invalidation
 
 
 async def _post_counts(request: Request) -> PostCounts:
@@ -78,6 +84,7 @@ async def _key_id_path(key_id: str) -> int:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 PasswordsDep = Annotated[Passwords, Depends(_passwords)]
 IdsDep = Annotated[IdGenerator, Depends(_ids)]
+CacheDep = Annotated[CacheInvalidation, Depends(_cache)]
 PostCountsDep = Annotated[PostCounts, Depends(_post_counts)]
 ApiKeyTouchInterval = Annotated[timedelta, Depends(_api_key_touch_interval)]
 UserIdPath = Annotated[int, Depends(_user_id_path)]

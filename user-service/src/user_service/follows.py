@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.cursors import cursor_int, decode_cursor, encode_cursor
 from feedline_shared.events import UserFollowed, UserUnfollowed
 from feedline_shared.ids import IdGenerator
@@ -26,7 +27,13 @@ from user_service.service import get_by_username, get_user
 Direction = Literal["followers", "following"]
 
 
-async def follow(session: AsyncSession, ids: IdGenerator, follower_id: int, username: str) -> bool:
+async def follow(
+    session: AsyncSession,
+    cache: CacheInvalidation,
+    ids: IdGenerator,
+    follower_id: int,
+    username: str,
+) -> bool:
     """Makes ``follower_id`` follow ``username``; True when this call created the follow."""
     await get_user(session, follower_id)
     followee = await get_by_username(session, username)
@@ -42,10 +49,13 @@ async def follow(session: AsyncSession, ids: IdGenerator, follower_id: int, user
         return False
     await _shift_counts(session, follower_id, followee.id, +1)
     await add_event(session, outbox, UserFollowed(follower_id=follower_id, followee_id=followee.id))
+    cache.follows_changed(session, follower_id)
     return True
 
 
-async def unfollow(session: AsyncSession, follower_id: int, username: str) -> bool:
+async def unfollow(
+    session: AsyncSession, cache: CacheInvalidation, follower_id: int, username: str
+) -> bool:
     """Ends the follow if there is one; True when this call deleted it."""
     followee = await get_by_username(session, username)
     deleted = await session.scalar(
@@ -59,6 +69,7 @@ async def unfollow(session: AsyncSession, follower_id: int, username: str) -> bo
     await add_event(
         session, outbox, UserUnfollowed(follower_id=follower_id, followee_id=followee.id)
     )
+    cache.follows_changed(session, follower_id)
     return True
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from redis.asyncio import Redis
+
+from feedline_shared.caches import following_key
 
 
 async def read(client: httpx.AsyncClient, username: str) -> dict:
@@ -177,3 +180,26 @@ async def test_peak_follower_count_remembers_the_highest_count(
     assert response.json()["items"] == [
         {"id": star["id"], "followers_count": 1, "peak_followers_count": 3}
     ]
+
+
+async def test_follow_and_unfollow_invalidate_the_cached_follow_set(
+    client: httpx.AsyncClient, make_user, settings
+) -> None:
+    alice, bob = await make_user(), await make_user()
+    redis = Redis.from_url(settings.redis_url)
+    key = following_key(int(alice["id"]))
+    try:
+        await redis.hset(key, mapping={"set": "[]"})
+        await follow(client, alice, bob)
+        # Before the response: the follower's next feed read cannot use the old set.
+        assert await redis.hgetall(key) == {b"v": b"1"}
+        await redis.hset(key, "set", "[1]")
+        await follow(client, alice, bob)  # no change, nothing to invalidate
+        assert await redis.hgetall(key) == {b"set": b"[1]", b"v": b"1"}
+        await unfollow(client, alice, bob)
+        assert await redis.hgetall(key) == {b"v": b"2"}
+        # The followee's own follow set is not touched.
+        assert not await redis.exists(following_key(int(bob["id"])))
+    finally:
+        await redis.delete(key)
+        await redis.aclose()

@@ -56,7 +56,9 @@ async def test_rolled_back_follow_leaves_no_event_and_no_counts(app, make_user) 
     alice, bob = await make_user(), await make_user()
     pair = {"follower_id": int(alice["id"]), "followee_id": int(bob["id"])}
     async with app.state.database.sessions() as session:
-        assert await follows.follow(session, IdGenerator(1), int(alice["id"]), bob["username"])
+        assert await follows.follow(
+            session, app.state.cache_invalidation, IdGenerator(1), int(alice["id"]), bob["username"]
+        )
         inside = await session.scalar(
             select(outbox.c.id)
             .where(outbox.c.event_type == "user.followed")

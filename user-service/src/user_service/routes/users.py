@@ -9,6 +9,7 @@ from feedline_shared.schemas import ProfileUpdate, User, UserSummary
 from user_service import follows, service
 from user_service.dependencies import (
     ActingUser,
+    CacheDep,
     IdsDep,
     PostCountsDep,
     SessionDep,
@@ -43,15 +44,17 @@ async def read_user(username: str, session: SessionDep, posts: PostCountsDep) ->
 
 @router.post("/{username}/follow")
 async def follow(
-    username: str, user_id: ActingUser, session: SessionDep, ids: IdsDep
+    username: str, user_id: ActingUser, session: SessionDep, cache: CacheDep, ids: IdsDep
 ) -> FollowState:
-    await follows.follow(session, ids, user_id, username)
+    await follows.follow(session, cache, ids, user_id, username)
     return FollowState(following=True)
 
 
 @router.delete("/{username}/follow")
-async def unfollow(username: str, user_id: ActingUser, session: SessionDep) -> FollowState:
-    await follows.unfollow(session, user_id, username)
+async def unfollow(
+    username: str, user_id: ActingUser, session: SessionDep, cache: CacheDep
+) -> FollowState:
+    await follows.unfollow(session, cache, user_id, username)
     return FollowState(following=False)
 
 

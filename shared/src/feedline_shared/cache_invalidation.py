@@ -1,8 +1,9 @@
-"""Keeps feed-service's Redis copies of posts right once post-service has committed a change.
+"""Keeps feed-service's Redis copies right once the owning service has committed a change.
 
-Runs after the commit and before the response (:func:`feedline_shared.db.after_commit`), so the
-client's next feed read sees its own like or delete. If Redis fails here the change stands: the
-fanout worker repeats the same invalidation when the change's event arrives.
+post-service calls it for likes and deletes, user-service for follows and unfollows. It runs
+after the commit and before the response (:func:`feedline_shared.db.after_commit`), so the
+client's next feed read sees its own change. If Redis fails here the change stands: the fanout
+worker repeats the same invalidation when the change's event arrives.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from feedline_shared.redis import AnyRedis, RedisBreaker
 class CacheInvalidation:
     def __init__(self, redis: AnyRedis, *, retry_after_seconds: float = 5.0) -> None:
         self.redis = redis
-        self.breaker = RedisBreaker("post cache invalidation", retry_after_seconds)
+        self.breaker = RedisBreaker("cache invalidation", retry_after_seconds)
 
     def like_changed(self, session: AsyncSession, post_id: int, user_id: int) -> None:
         async def invalidate() -> None:
@@ -32,6 +33,12 @@ class CacheInvalidation:
     def post_deleted(self, session: AsyncSession, post_id: int) -> None:
         async def invalidate() -> None:
             await self._guarded(caches.invalidate_deletion(self.redis, post_id))
+
+        after_commit(session, invalidate)
+
+    def follows_changed(self, session: AsyncSession, follower_id: int) -> None:
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_following(self.redis, follower_id))
 
         after_commit(session, invalidate)
 
