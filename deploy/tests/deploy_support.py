@@ -51,6 +51,9 @@ COUNTERS = {
     "feedline_outbox_published_total",
     "feedline_fanout_events_total",
     "feedline_feed_requests_total",
+    "feedline_feed_timeline_reads_total",
+    "feedline_feed_hydration_cache_total",
+    "feedline_feed_follow_set_cache_total",
 }
 GAUGES = {
     "feedline_http_requests_in_flight",
