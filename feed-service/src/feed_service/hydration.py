@@ -196,6 +196,7 @@ class PostHydrator:
                     lookup.liked_version,
                     {str(post.id): "1" if post.liked_by_me else "0" for post in fetched},
                     self.ttl_seconds,
+                    max_fields=caches.LIKED_MAX_FIELDS,
                 )
                 await pipe.execute()
         except (RedisError, OSError) as exc:

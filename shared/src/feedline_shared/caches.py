@@ -50,15 +50,25 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
-# KEYS[1] the hash; ARGV[1] the version the values were read under, ARGV[2] ttl, then
-# field/value pairs. A hash that changed since (or holds a tombstone) is left alone.
+# KEYS[1] the hash; ARGV[1] the version the values were read under, ARGV[2] ttl, ARGV[3] most
+# fields the hash may hold (0: no limit), then field/value pairs. A hash that changed since (or
+# holds a tombstone) is left alone. A hash past its limit starts over but keeps its version, so
+# a fill racing the reset is still refused.
 _FILL = """
 local version = redis.call('HGET', KEYS[1], 'v') or '0'
 if version ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'deleted') == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local limit = tonumber(ARGV[3])
+if limit > 0 and redis.call('HLEN', KEYS[1]) + (#ARGV - 3) / 2 > limit then
+  redis.call('DEL', KEYS[1])
+  if version ~= '0' then redis.call('HSET', KEYS[1], 'v', version) end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+
+#: A reader's like-state hash is emptied when a fill would take it past this many posts.
+LIKED_MAX_FIELDS = 2000
 
 
 def post_key(post_id: int) -> str:
@@ -135,8 +145,10 @@ def queue_fill(
     version: str,
     values: Mapping[str, str],
     ttl_seconds: int,
+    *,
+    max_fields: int = 0,
 ) -> None:
     """Adds a conditional fill of ``key`` to a non-transactional pipeline."""
     pairs = [item for field, value in values.items() for item in (field, value)]
     if pairs:
-        pipe.eval(_FILL, 1, key, version, ttl_seconds, *pairs)
+        pipe.eval(_FILL, 1, key, version, ttl_seconds, max_fields, *pairs)

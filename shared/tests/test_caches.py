@@ -1,0 +1,98 @@
+"""The versioned caches: fills lose every race with an invalidation; after-commit actions."""
+
+import os
+
+import pytest
+from redis.asyncio import Redis
+
+from feedline_shared import caches
+from feedline_shared.db import Database, after_commit
+from feedline_shared.settings import DatabaseSettings
+
+REDIS_URL = os.environ.get("SHARED_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+@pytest.fixture
+async def redis():
+    client = Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+async def fill(redis, key, version, values, *, max_fields=0):
+    async with redis.pipeline(transaction=False) as pipe:
+        caches.queue_fill(pipe, key, version, values, 60, max_fields=max_fields)
+        return (await pipe.execute())[0]
+
+
+async def test_a_fill_read_before_an_invalidation_is_refused(redis):
+    key = caches.post_key(1)
+    read_version = caches.version_of(await redis.hget(key, caches.VERSION))
+    assert read_version == "0"
+    await caches.invalidate_like(redis, 1, 7)  # a like commits while the reader fetches
+
+    assert await fill(redis, key, read_version, {caches.LIKES: "0"}) == 0
+    assert await redis.hgetall(key) == {b"v": b"1"}
+    assert 0 < await redis.ttl(key) <= caches.DEFAULT_TTL_SECONDS
+    assert await fill(redis, key, "1", {caches.LIKES: "1"}) == 1
+    assert await redis.hget(key, caches.LIKES) == b"1"
+    assert 0 < await redis.ttl(key) <= 60
+
+
+async def test_a_tombstone_refuses_every_fill(redis):
+    key = caches.post_key(2)
+    await fill(redis, key, "0", {caches.BODY: "{}", caches.LIKES: "3"})
+    await caches.invalidate_deletion(redis, 2)
+
+    assert await redis.hgetall(key) == {b"v": b"1", b"deleted": b"1"}
+    assert await fill(redis, key, "1", {caches.BODY: "{}"}) == 0
+
+
+async def test_an_invalidation_drops_only_the_changed_fields(redis):
+    await fill(redis, caches.liked_key(5), "0", {"10": "1", "11": "0"})
+    await fill(redis, caches.following_key(5), "0", {caches.FOLLOW_SET: "[]"})
+    await caches.invalidate_like(redis, 11, 5)
+    await caches.invalidate_following(redis, 5)
+
+    assert await redis.hgetall(caches.liked_key(5)) == {b"10": b"1", b"v": b"1"}
+    assert await redis.hgetall(caches.following_key(5)) == {b"v": b"1"}
+
+
+async def test_a_hash_past_its_limit_starts_over_but_keeps_its_version(redis):
+    key = caches.liked_key(6)
+    await caches.invalidate_like(redis, 1, 6)
+    assert await fill(redis, key, "1", {"1": "0", "2": "0", "3": "1"}, max_fields=4) == 1
+    assert await fill(redis, key, "1", {"4": "1", "5": "1"}, max_fields=4) == 1
+
+    assert await redis.hgetall(key) == {b"v": b"1", b"4": b"1", b"5": b"1"}
+    # A reader that saw no version yet still loses to the invalidation made before the reset.
+    assert await fill(redis, key, "0", {"6": "1"}, max_fields=4) == 0
+
+
+async def test_after_commit_actions_run_only_once_the_transaction_committed():
+    database = Database(DatabaseSettings(service_name="after-commit-demo"))
+    ran: list[str] = []
+
+    async def record() -> None:
+        ran.append("ran")
+
+    async def failing() -> None:
+        raise ConnectionError("redis is down")
+
+    committed = database.session()
+    session = await anext(committed)
+    after_commit(session, failing)  # logged, never turns the committed change into an error
+    after_commit(session, record)
+    with pytest.raises(StopAsyncIteration):
+        await anext(committed)
+    assert ran == ["ran"]
+
+    rolled_back = database.session()
+    session = await anext(rolled_back)
+    after_commit(session, record)
+    with pytest.raises(ValueError):
+        await rolled_back.athrow(ValueError("the handler failed"))
+    assert ran == ["ran"]
+    await database.dispose()
