@@ -3,8 +3,14 @@
 The events consumer writes only the first page of a post's followers; if there are more, it
 queues a :class:`ChunkTask` for the next page on the chunks queue. The chunks consumer writes one
 page and queues the next. So a post by a small author (events queue) never waits behind a large
-fan-out, and a crash re-does at most one page: the next task is published (with confirms)
-before the current message is acknowledged, and page writes are idempotent.
+fan-out.
+
+A page queues its successor as soon as the follower page is fetched, before writing it, so the
+next page's fetch overlaps this page's Redis writes (pages of one post are in flight on up to
+``chunks_prefetch`` messages at once). A crash re-does at most the pages in flight: the next task
+is published (with confirms) before the current message is acknowledged, and page writes are
+idempotent. A chunk also records which successor it queued, so a retried page does not queue
+the rest of the fan-out a second time.
 """
 
 from __future__ import annotations
@@ -27,6 +33,17 @@ from feedline_shared.timelines import TimelineStore
 logger = logging.getLogger(__name__)
 
 FIRST_PAGE = ""
+
+
+def chunk_markers(task: ChunkTask) -> tuple[str, str]:
+    """The keys marking a chunk's page as written and holding the successor cursor it queued.
+
+    Two keys rather than two values of one: a worker of the previous release, which treats any
+    value of the first as "written", must not skip a page that was only queued. One hash tag, so
+    both are read in one MGET on Redis Cluster too.
+    """
+    scope = f"chunk:{task.event_id}"
+    return applied_event_key(scope, task.cursor), applied_event_key(scope, f"{task.cursor}:next")
 
 
 class FanOut:
@@ -78,18 +95,39 @@ class FanOut:
 
     async def resume(self, task: ChunkTask) -> None:
         """Writes the page a chunk task names, once: a repeated task after a crash is skipped."""
-        marker = applied_event_key(f"chunk:{task.event_id}", task.cursor)
-        if await self.redis.exists(marker):
+        written_key, queued_key = chunk_markers(task)
+        written, queued = await self.redis.mget(written_key, queued_key)
+        if written is not None:
             logger.info("chunk already written", extra={"cursor": task.cursor})
             return
-        await self.page(task)
-        await self.redis.set(marker, b"1", ex=self.dedupe_ttl_seconds)
+        await self.page(
+            task, queued_key=queued_key, queued=queued.decode() if queued is not None else None
+        )
+        await self.redis.set(written_key, b"1", ex=self.dedupe_ttl_seconds)
 
-    async def page(self, task: ChunkTask) -> None:
-        """Writes one page of followers, then queues the next page or records completion."""
+    async def page(
+        self, task: ChunkTask, *, queued_key: str | None = None, queued: str | None = None
+    ) -> None:
+        """Queues the next page, writes this one, and records completion after the last page.
+
+        ``queued_key`` is where a chunk records the successor cursor it queued; ``queued`` what
+        an earlier attempt of the same chunk recorded there.
+
+        Completion (FANOUT_DURATION, DELIVERY_LAG) is recorded when the last page is written.
+        Earlier pages may still be writing then (those on the other messages in flight, each
+        started before the last page was even fetched), so both figures can read short by up to
+        about one page write: a few milliseconds against a fan-out of hundreds.
+        """
         follower_ids, next_cursor = await self.users.follower_ids_page(
             task.author_id, cursor=task.cursor or None, limit=self.chunk_size
         )
+        # A retried page whose successor is already queued must not queue it again: every
+        # failed attempt would otherwise start another copy of the rest of the fan-out. A
+        # different cursor (followers changed in between) is queued, so no follower is skipped.
+        if next_cursor and next_cursor != queued:
+            await self._enqueue(task.model_copy(update={"cursor": next_cursor}))
+            if queued_key is not None:
+                await self.redis.set(queued_key, next_cursor, ex=self.dedupe_ttl_seconds)
         if task.op == "add":
             written = await self.timelines.fan_out(follower_ids, task.post_id)
         else:
@@ -97,7 +135,6 @@ class FanOut:
             written = len(follower_ids)
         TIMELINE_WRITES.labels(task.op).inc(written)
         if next_cursor:
-            await self._enqueue(task.model_copy(update={"cursor": next_cursor}))
             return
         now = time.time()
         if task.started_at is not None:
