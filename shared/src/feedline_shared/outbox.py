@@ -165,6 +165,10 @@ class OutboxRelay:
         backoff = 0.2
         while not self._stopping.is_set():
             await self._ensure_listener()
+            # Cleared before the round, not after: a row committed while this round publishes
+            # (or while another relay holds the lock) notifies, and the next round starts at
+            # once instead of after the poll interval.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 backoff = 0.2
@@ -172,6 +176,8 @@ class OutboxRelay:
                 OUTBOX_PUBLISH_FAILURES.labels(self.service).inc()
                 logger.warning("outbox publish failed, will retry: %s", exc)
                 await self._close_broker()
+                # New rows must not cut the back-off short while the broker is down.
+                self._wake.clear()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -180,7 +186,6 @@ class OutboxRelay:
             await self._sleep(self.poll_interval_seconds)
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
