@@ -25,8 +25,6 @@ from feedline_shared.clients import PostServiceClient
 from feedline_shared.redis import AnyRedis, RedisBreaker
 from feedline_shared.schemas import Post, UserSummary
 
-_POST_FIELDS = (caches.VERSION, caches.BODY, caches.LIKES, caches.DELETED)
-
 
 @dataclass(slots=True)
 class _Lookup:
@@ -86,6 +84,7 @@ class PostHydrator:
         self.posts = posts
         self.redis = redis
         self.ttl_seconds = ttl_seconds
+        self.reader = caches.CacheReader(redis)
         self.breaker = RedisBreaker("post cache", redis_retry_after_seconds)
 
     async def visible(
@@ -117,11 +116,7 @@ class PostHydrator:
         if not self.breaker.usable():
             return _Lookup(missing=post_ids)
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for post_id in post_ids:
-                    pipe.hmget(caches.post_key(post_id), _POST_FIELDS)
-                pipe.hmget(caches.liked_key(viewer_id), [caches.VERSION, *map(str, post_ids)])
-                *post_rows, liked_row = await pipe.execute()
+            post_rows, liked_row = await self.reader.posts(post_ids, viewer_id)
             lookup = _Lookup(post_versions={}, liked_version=caches.version_of(liked_row[0]))
             parsed: dict[int, tuple[dict[str, Any], int, bool]] = {}
             for post_id, row, liked in zip(post_ids, post_rows, liked_row[1:], strict=True):
@@ -157,11 +152,7 @@ class PostHydrator:
         if not author_ids:
             return {}
         ordered = list(author_ids)
-        # One GET per key: the keys live in different cluster slots, so no MGET.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for author_id in ordered:
-                pipe.get(caches.user_key(author_id))
-            values = await pipe.execute()
+        values = await self.reader.values([caches.user_key(author_id) for author_id in ordered])
         summaries: dict[int, UserSummary] = {}
         for author_id, raw in zip(ordered, values, strict=True):
             if raw is None:
