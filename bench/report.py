@@ -60,11 +60,28 @@ def markdown(r: dict[str, Any]) -> str:
         lines += [_row([t["figure"], t["measured"], t["target"], "yes" if t["met"] else "NO"])]
     for phase, failure in r.get("failures", {}).items():
         lines += ["", f"**{phase} not measured:** {failure}"]
+    lines += _cpu(r)
     if "fanout" in r:
         lines += _fanout(r)
     if "memory" in r:
         lines += _memory(r)
     return "\n".join(lines) + "\n"
+
+
+def _cpu(r: dict[str, Any]) -> list[str]:
+    measured = r.get("http", {}).get("cpu_ms_per_request") or {}
+    if not any(measured.values()):
+        return []
+    lines = ["", "## CPU per request (ms, from /proc, median of repeats)", ""]
+    lines += [_row(["run", "process", "ms", "share"])]
+    lines += [_row(["---"] * 4)]
+    for label, per_process in measured.items():
+        total = sum(per_process.values())
+        for name, ms in sorted(per_process.items(), key=lambda item: -item[1]):
+            share = f"{ms / total:.0%}" if total else ""
+            lines += [_row([label, name, ms, share])]
+        lines += [_row([label, "**all**", round(total, 3), ""])]
+    return lines
 
 
 def _fanout(r: dict[str, Any]) -> list[str]:

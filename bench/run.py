@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import clients, fanout, infra, loadgen, memory, profile, report, seed  # noqa: E402
+from bench import clients, cpu, fanout, infra, loadgen, memory, profile, report, seed  # noqa: E402
 from bench.graph import GraphSpec, build_graph  # noqa: E402
 from bench.stats import median, summary_ms  # noqa: E402
 
@@ -111,6 +111,9 @@ class EchoServers:
                 )
             infra.wait_port(port, timeout=30)
 
+    def pids(self) -> dict[str, int]:
+        return dict(zip(("echo-backend", "echo-proxy"), (p.pid for p in self.procs), strict=True))
+
     def stop(self) -> None:
         for proc in self.procs:
             infra.terminate(proc.pid)
@@ -118,7 +121,14 @@ class EchoServers:
 
 
 def http_phase(
-    args: argparse.Namespace, users_file: Path, wrk: str | None, system: Any, out_dir: Path
+    args: argparse.Namespace,
+    users_file: Path,
+    wrk: str | None,
+    system: Any,
+    out_dir: Path,
+    *,
+    echo_pids: dict[str, int],
+    redis_pid: int | None,
 ) -> dict[str, Any]:
     gateway = infra.service_url("gateway")
     echo = f"http://127.0.0.1:{ECHO_PROXY_PORT}/echo"
@@ -126,16 +136,23 @@ def http_phase(
     runs: dict[str, list[loadgen.RunResult]] = {"feed peak": [], "mix peak": [], "ceiling peak": []}
     ratios: list[float] = []
     profiles: dict[str, Any] = {}
+    services = ("gateway", "feed-service", "post-service", "user-service")
+    feed_cpu = cpu.CpuMeter(
+        {**{name: infra.pid_of(system, name) for name in services}, "redis": redis_pid}
+    )
+    echo_cpu = cpu.CpuMeter({**echo_pids, "redis": redis_pid})
+    cpu_per_request: dict[str, list[dict[str, float]]] = {"feed peak": [], "ceiling peak": []}
     for repeat in range(args.repeats):
         log(f"HTTP repeat {repeat + 1}/{args.repeats}")
         spies = []
         if args.profile and repeat == 0:
-            for name in ("gateway", "feed-service", "post-service", "user-service"):
+            for name in services:
                 pid = infra.pid_of(system, name)
                 raw = out_dir / f"profile-{name}.raw"
                 spy = profile.start(pid, max(1, int(d) - 1), raw) if pid else None
                 if spy is not None:
                     spies.append((name, spy, raw))
+        feed_cpu.start()
         feed = loadgen.run(
             "feed peak",
             gateway,
@@ -145,12 +162,15 @@ def http_phase(
             shares=(1.0, 0.0),
             wrk=wrk,
         )
+        cpu_per_request["feed peak"].append(feed_cpu.per_request_ms(feed.requests))
         for name, spy, raw in spies:
             spy.wait(timeout=60)
             if raw.exists():
                 profiles[name] = profile.summarise(raw)
                 raw.unlink()
+        echo_cpu.start()
         ceiling = loadgen.run("ceiling peak", echo, concurrency=c, duration=d, wrk=wrk)
+        cpu_per_request["ceiling peak"].append(echo_cpu.per_request_ms(ceiling.requests))
         mix = loadgen.run(
             "mix peak", gateway, concurrency=c, duration=d, users_file=users_file, wrk=wrk
         )
@@ -221,6 +241,13 @@ def http_phase(
         "runs": {k: [r.as_dict() for r in v] for k, v in runs.items()},
         "paced": {k: v.as_dict() for k, v in paced.items()},
         "profiles": profiles,
+        "cpu_ms_per_request": {
+            label: {
+                name: round(median([m[name] for m in measured if name in m]), 3)
+                for name in sorted({n for m in measured for n in m})
+            }
+            for label, measured in cpu_per_request.items()
+        },
     }
 
 
@@ -317,7 +344,15 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats,
             "bench_users": len(names),
         }
-        results["http"] = http_phase(args, users_file, wrk, system, args.results)
+        results["http"] = http_phase(
+            args,
+            users_file,
+            wrk,
+            system,
+            args.results,
+            echo_pids=echo.pids(),
+            redis_pid=redis_server.proc.pid if redis_server.proc is not None else None,
+        )
         echo.stop()
         echo = None
 

@@ -95,3 +95,34 @@ def test_percentile_is_nearest_rank() -> None:
 def test_schema_reset_refuses_any_database_but_the_bench_one() -> None:
     with pytest.raises(SystemExit):
         reset_schemas("feedline")
+
+
+def test_cpu_meter_charges_a_busy_process_per_request() -> None:
+    import os
+
+    from bench.cpu import CpuMeter, cpu_seconds
+    from bench.report import markdown
+
+    meter = CpuMeter({"this": os.getpid(), "gone": None})
+    meter.start()
+    deadline = (cpu_seconds(os.getpid()) or 0.0) + 0.05
+    while (cpu_seconds(os.getpid()) or 0.0) < deadline:
+        sum(range(10_000))
+    measured = meter.per_request_ms(10)
+    assert set(measured) == {"this"} and measured["this"] >= 4.0  # ≥ 50 ms over 10 requests
+    assert meter.per_request_ms(0) == {}
+
+    results = {
+        "started_at": "t",
+        "mode": "quick",
+        "graph": {"users": 1, "follows": 0, "top_followers": 0, "posts": 0, "likes": 0},
+        "load": {"tool": "wrk", "concurrency": 1, "duration_s": 1, "repeats": 1},
+        "http": {
+            "table": [],
+            "cpu_ms_per_request": {"feed peak": {"gateway": 1.0, "feed-service": 3.0}},
+        },
+        "targets": [],
+    }
+    text = markdown(results)
+    assert "| feed peak | feed-service | 3.0 | 75% |" in text
+    assert "| feed peak | **all** | 4.0 |  |" in text
