@@ -71,6 +71,7 @@ def create_app(
                     redis,
                     ttl_seconds=settings.post_cache_ttl_seconds,
                     redis_retry_after_seconds=settings.redis_retry_after_seconds,
+                    local_author_seconds=settings.author_local_cache_seconds,
                 ),
                 affinity=AffinityReader(redis, prefix),
                 snapshots=SnapshotStore(redis, prefix, settings.rank_snapshot_ttl_seconds),

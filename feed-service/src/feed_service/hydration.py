@@ -11,7 +11,8 @@ Redis is an optimisation here: when it fails, every id goes to post-service.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,42 @@ def _summary(raw: bytes) -> UserSummary:
     )
 
 
+class RecentSummaries:
+    """Author summaries read from Redis in the last ``seconds``, kept in process memory.
+
+    Most pages repeat the same authors, so this spares most reads their second Redis round
+    trip. A renamed author shows up to ``seconds`` later than through Redis alone.
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[int, tuple[float, UserSummary]] = {}
+
+    def get(self, author_ids: Iterable[int]) -> tuple[dict[int, UserSummary], list[int]]:
+        """The fresh summaries held, and the ids to read from Redis."""
+        now = time.monotonic()
+        found: dict[int, UserSummary] = {}
+        missing: list[int] = []
+        for author_id in author_ids:
+            entry = self._entries.get(author_id)
+            if entry is not None and entry[0] > now:
+                found[author_id] = entry[1]
+            else:
+                missing.append(author_id)
+        return found, missing
+
+    def put(self, summaries: dict[int, UserSummary]) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) + len(summaries) > self.MAX_ENTRIES:
+            self._entries.clear()
+        expires = time.monotonic() + self.seconds
+        for author_id, summary in summaries.items():
+            self._entries[author_id] = (expires, summary)
+
+
 class PostHydrator:
     def __init__(
         self,
@@ -80,11 +117,13 @@ class PostHydrator:
         *,
         ttl_seconds: int,
         redis_retry_after_seconds: float = 5.0,
+        local_author_seconds: float = 0.0,
     ) -> None:
         self.posts = posts
         self.redis = redis
         self.ttl_seconds = ttl_seconds
         self.reader = caches.CacheReader(redis)
+        self.recent_authors = RecentSummaries(local_author_seconds)
         self.breaker = RedisBreaker("post cache", redis_retry_after_seconds)
 
     async def visible(
@@ -149,18 +188,20 @@ class PostHydrator:
         return lookup
 
     async def _authors(self, author_ids: set[int]) -> dict[int, UserSummary]:
-        if not author_ids:
-            return {}
-        ordered = list(author_ids)
+        summaries, ordered = self.recent_authors.get(author_ids)
+        if not ordered:
+            return summaries
         values = await self.reader.values([caches.user_key(author_id) for author_id in ordered])
-        summaries: dict[int, UserSummary] = {}
+        read: dict[int, UserSummary] = {}
         for author_id, raw in zip(ordered, values, strict=True):
             if raw is None:
                 continue
             try:
-                summaries[author_id] = _summary(raw)
+                read[author_id] = _summary(raw)
             except (KeyError, TypeError, ValueError):
                 continue
+        self.recent_authors.put(read)
+        summaries.update(read)
         return summaries
 
     async def _fill(self, fetched: list[Post], viewer_id: int, lookup: _Lookup) -> None:

@@ -31,6 +31,9 @@ class Settings(ServiceSettings):
     # A reader's cached follow set lives this long. Follows and unfollows invalidate it at once;
     # this bounds how old its follower counts (the celebrity split) can be.
     follow_set_cache_ttl_seconds: int = Field(default=60, ge=1)
+    # Author summaries read from Redis are also kept in process memory this long (0: off),
+    # saving a Redis round trip on most pages; a renamed author shows this much later.
+    author_local_cache_seconds: float = Field(default=2.0, ge=0)
 
     # How long one process may hold the cross-process rebuild lock of a timeline; other processes
     # wait at most this long for the timeline to appear before rebuilding it themselves.

@@ -1,6 +1,8 @@
 """Hydration from the Redis post cache: hits make no post-service call; likes, deletes and
 fills racing them keep it right."""
 
+import asyncio
+
 import orjson
 from feed_standins import Graph, ids_of, newest_first, read_page
 from prometheus_client import REGISTRY
@@ -160,3 +162,23 @@ async def test_a_follow_set_fill_racing_an_unfollow_is_refused(client, graph, st
     assert not await redis.hexists(caches.following_key(VIEWER), caches.FOLLOW_SET)
     page = await read_page(client, limit=10)
     assert ids_of(page) == [p for p in posts if graph.posts[p].author_id == 2]
+
+
+async def test_recently_read_authors_are_reused_from_process_memory_for_a_few_seconds(
+    make_client, graph, store, redis
+):
+    posts = await built_feed(graph, store, redis)
+    client = await make_client(author_local_cache_seconds=0.3)
+    await read_page(client, limit=10)  # fills the post cache
+    await read_page(client, limit=10)  # reads the authors from Redis, keeps them
+    renamed = {"id": "2", "username": "user2", "display_name": "Renamed"}
+    await redis.set(caches.user_key(2), orjson.dumps(renamed))
+
+    soon = await read_page(client, limit=10)
+    await asyncio.sleep(0.35)
+    later = await read_page(client, limit=10)
+
+    names = {i["author"]["display_name"] for i in soon["items"]}
+    assert names == {"User 2", "User 3"}
+    assert {i["author"]["display_name"] for i in later["items"]} == {"Renamed", "User 3"}
+    assert ids_of(later) == posts
