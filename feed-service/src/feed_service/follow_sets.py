@@ -10,6 +10,8 @@ that just crossed the celebrity threshold can take that long to be merged at rea
 from __future__ import annotations
 
 import orjson
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import RedisError
 
 from feed_service.metrics import FOLLOW_SET_CACHE
@@ -40,37 +42,53 @@ class FollowSets:
         self.ttl_seconds = ttl_seconds
         self.breaker = RedisBreaker("follow-set cache", redis_retry_after_seconds)
 
+    def queue_read(self, pipe: Pipeline | ClusterPipeline, user_id: int) -> bool:
+        """Adds the cached set's read to ``pipe`` (shared with the timeline's first read, one
+        round trip); False when Redis is being skipped after a failure."""
+        if not self.breaker.usable():
+            return False
+        pipe.hmget(caches.following_key(user_id), [caches.VERSION, caches.FOLLOW_SET])
+        return True
+
     async def following(self, user_id: int) -> list[Followee]:
         """Raises DependencyUnavailable when the set is not cached and user-service is down."""
-        key = caches.following_key(user_id)
-        cached, version = await self._read(key)
-        if cached is not None:
-            FOLLOW_SET_CACHE.labels("hit").inc()
-            return cached
+        row = None
+        if self.breaker.usable():
+            try:
+                row = await self.redis.hmget(
+                    caches.following_key(user_id), [caches.VERSION, caches.FOLLOW_SET]
+                )
+            except (RedisError, OSError) as exc:
+                self.breaker.failed(exc)
+        return await self.resolve(user_id, row)
+
+    async def resolve(self, user_id: int, row: list[bytes | None] | None) -> list[Followee]:
+        """The set from its cached ``[v, set]`` row, else from user-service (then cached).
+
+        ``row`` is None when Redis was not read; nothing is written back then.
+        """
+        version = None
+        if row is not None:
+            raw_version, cached = row
+            if cached is not None:
+                try:
+                    following = decode_follow_set(cached)
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    FOLLOW_SET_CACHE.labels("hit").inc()
+                    return following
+            version = caches.version_of(raw_version)
         FOLLOW_SET_CACHE.labels("miss").inc()
         following = await self.users.following(user_id)
         if version is not None and self.breaker.usable():
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     values = {caches.FOLLOW_SET: encode_follow_set(following).decode()}
-                    caches.queue_fill(pipe, key, version, values, self.ttl_seconds)
+                    caches.queue_fill(
+                        pipe, caches.following_key(user_id), version, values, self.ttl_seconds
+                    )
                     await pipe.execute()
             except (RedisError, OSError) as exc:
                 self.breaker.failed(exc)
         return following
-
-    async def _read(self, key: str) -> tuple[list[Followee] | None, str | None]:
-        """The cached set if any, and the version a fill must match (None: Redis not read)."""
-        if not self.breaker.usable():
-            return None, None
-        try:
-            version, cached = await self.redis.hmget(key, [caches.VERSION, caches.FOLLOW_SET])
-        except (RedisError, OSError) as exc:
-            self.breaker.failed(exc)
-            return None, None
-        if cached is not None:
-            try:
-                return decode_follow_set(cached), None
-            except (TypeError, ValueError):
-                pass
-        return None, caches.version_of(version)

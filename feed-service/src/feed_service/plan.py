@@ -81,8 +81,9 @@ class FeedPlanner:
 
     async def plan(self, user_id: int, *, before: int | None, count: int) -> FeedPlan:
         """``before``/``count`` are the page's first timeline read, done here and reused."""
+        follow_row, first_page = await self._first_reads(user_id, before, count)
         try:
-            following = await self.follow_sets.following(user_id)
+            following = await self.follow_sets.resolve(user_id, follow_row)
         except DependencyUnavailable:
             logger.warning("user-service unavailable; serving the last known follow set")
             return await self._plan_from_last_known_follows(user_id, before, count)
@@ -92,7 +93,9 @@ class FeedPlanner:
         database = AuthorsSource(self.posts, home_authors)
         celebrities = AuthorsSource(self.posts, follows.celebrities)
         try:
-            page, source = await self._timeline(user_id, follows, before, count)
+            if first_page is None:
+                raise RedisError("the first timeline read failed")
+            page, source = await self._timeline(user_id, follows, first_page, before, count)
         except (RedisError, OSError):
             logger.warning("redis unavailable; serving the feed from post-service")
             everyone = AuthorsSource(self.posts, [*follows.everyone, user_id])
@@ -104,10 +107,31 @@ class FeedPlanner:
         )
         return FeedPlan(user_id, allowed, [home, celebrities], source)
 
+    async def _first_reads(
+        self, user_id: int, before: int | None, count: int
+    ) -> tuple[list[bytes | None] | None, TimelinePage | None]:
+        """The cached follow set's row and the timeline's first page, in one Redis round trip.
+
+        None for what could not be read (Redis down, or the follow-set cache being skipped).
+        """
+        try:
+            async with self.store.redis.pipeline(transaction=False) as pipe:
+                reads_follows = self.follow_sets.queue_read(pipe, user_id)
+                self.store.queue_read(pipe, user_id, before=before, count=count)
+                results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.follow_sets.breaker.failed(exc)
+            return None, None
+        return (results[0] if reads_follows else None), self.store.page_from(results)
+
     async def _timeline(
-        self, user_id: int, follows: FollowSet, before: int | None, count: int
+        self,
+        user_id: int,
+        follows: FollowSet,
+        page: TimelinePage,
+        before: int | None,
+        count: int,
     ) -> tuple[TimelinePage, Source]:
-        page = await self.store.read(user_id, before=before, count=count)
         source: Source = "hit"
         TIMELINE_READS.labels("hit" if page.built else "miss").inc()
         if not page.built:

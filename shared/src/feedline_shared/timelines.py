@@ -16,8 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 
 from feedline_shared.redis import AnyRedis
 
@@ -223,14 +225,27 @@ class TimelineStore:
 
     async def read(self, user_id: int, *, before: int | None, count: int) -> TimelinePage:
         """Newest-first post ids older than ``before`` (exclusive); refreshes the timeline's TTL."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.queue_read(pipe, user_id, before=before, count=count)
+            return self.page_from(await pipe.execute())
+
+    def queue_read(
+        self, pipe: Pipeline | ClusterPipeline, user_id: int, *, before: int | None, count: int
+    ) -> None:
+        """Adds :meth:`read`'s commands to ``pipe``; :meth:`page_from` reads the last
+        ``READ_COMMANDS`` results."""
         upper = b"(" + encode_member(before) if before is not None else b"+"
         timeline, meta = self.timeline_key(user_id), self.meta_key(user_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(meta)
-            pipe.zrevrangebylex(timeline, upper, b"-", start=0, num=count)
-            pipe.pexpire(meta, self.ttl_ms)
-            pipe.pexpire(timeline, self.ttl_ms)
-            meta_fields, members, _, _ = await pipe.execute()
+        pipe.hgetall(meta)
+        pipe.zrevrangebylex(timeline, upper, b"-", start=0, num=count)
+        pipe.pexpire(meta, self.ttl_ms)
+        pipe.pexpire(timeline, self.ttl_ms)
+
+    READ_COMMANDS = 4
+
+    @staticmethod
+    def page_from(results: Sequence[Any]) -> TimelinePage:
+        meta_fields, members, _, _ = results[-TimelineStore.READ_COMMANDS :]
         if not meta_fields:
             return TimelinePage(built=False)
         followees = {
