@@ -28,6 +28,15 @@ RATE_LIMIT_FAIL_OPEN = Counter(
 )
 
 
+# One command per request: the counter and its expiry are set together (a counter never
+# outlives its window, even when the client goes away in between).
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 def window_key(limit_name: str, subject: str, window: int) -> str:
     return f"{KEY_PREFIX}:{limit_name}:{subject}:{window}"
 
@@ -40,6 +49,7 @@ class FixedWindowLimiter:
         self.name = name
         self.limit = limit
         self.window_seconds = window_seconds
+        self._hit = redis.register_script(_HIT)
 
     async def hit(self, subject: str, *, now: float | None = None) -> None:
         """Counts one request; raises ``RateLimited`` (429 with Retry-After) past the limit."""
@@ -49,12 +59,7 @@ class FixedWindowLimiter:
         window = int(moment // self.window_seconds)
         key = window_key(self.name, subject, window)
         try:
-            # INCR and EXPIRE travel together, so no counter outlives its window even when a
-            # client disconnects between the two.
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, self.window_seconds + 1)
-                count, _ = await pipe.execute()
+            count = await self._hit(keys=[key], args=[self.window_seconds + 1])
         except (RedisError, OSError, TimeoutError) as exc:
             # A limiter must not take the API down with it: serve, and make the gap visible.
             RATE_LIMIT_FAIL_OPEN.labels(self.name).inc()

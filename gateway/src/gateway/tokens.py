@@ -13,6 +13,8 @@ from feedline_shared.problems import Unauthorized
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud")
 MAX_USER_ID = 2**63 - 1
+#: Verified tokens remembered per process; the map starts over when it is full.
+MAX_REMEMBERED_TOKENS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,9 @@ class TokenIssuer:
         self.audience = audience
         self.ttl_seconds = ttl_seconds
         self.leeway_seconds = leeway_seconds
+        # token -> (user id, exp): a client sends the same token on every request, and its
+        # signature and claims cannot change, so only the expiry is checked again.
+        self._verified: dict[str, tuple[int, float]] = {}
 
     def mint(self, user_id: int, *, now: float | None = None) -> IssuedToken:
         issued_at = int(time.time() if now is None else now)
@@ -48,6 +53,12 @@ class TokenIssuer:
 
     def verify(self, token: str) -> int:
         """The user id the token was minted for; 401 for anything not minted by us and current."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            user_id, expires_at = remembered
+            if time.time() <= expires_at + self.leeway_seconds:
+                return user_id
+            del self._verified[token]
         try:
             # The algorithm list is pinned: a token claiming `none`, HS512 or an asymmetric
             # algorithm is refused before its signature is even considered.
@@ -70,4 +81,7 @@ class TokenIssuer:
         user_id = int(subject)
         if not 0 < user_id <= MAX_USER_ID:
             raise Unauthorized("Invalid access token")
+        if len(self._verified) >= MAX_REMEMBERED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (user_id, float(claims["exp"]))
         return user_id

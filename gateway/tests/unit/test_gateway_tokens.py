@@ -119,3 +119,22 @@ def test_production_refuses_the_development_or_a_short_jwt_secret() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         Settings(**secure, jwt_secret="short-secret")
     assert Settings(**secure, jwt_secret="s" * 32).jwt_secret == "s" * 32
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires() -> None:
+    tokens = issuer(ttl=1)
+    token = tokens.mint(42).access_token
+    assert tokens.verify(token) == 42
+    assert tokens.verify(token) == 42  # the second time from memory
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify(token)
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_refused() -> None:
+    tokens = issuer()
+    token = tokens.mint(42).access_token
+    assert tokens.verify(token) == 42
+    head, payload, signature = token.split(".")
+    with pytest.raises(Unauthorized):
+        tokens.verify(f"{head}.{payload}.{signature[:-2]}AA")
