@@ -1,9 +1,13 @@
 """Redis bytes per home-timeline entry at the cap, written through the services' own
-``TimelineStore`` on a private redis-server, for a few ``zset-max-listpack-entries`` values."""
+``TimelineStore`` on a private redis-server, for a few ``zset-max-listpack-entries`` values,
+and what each encoding costs a fan-out: the rate at which one post is written into those full
+timelines (the worker's own batched script, no HTTP or RabbitMQ around it)."""
 
 from __future__ import annotations
 
 import asyncio
+import statistics
+import time
 from pathlib import Path
 
 import redis.asyncio as aredis
@@ -31,6 +35,12 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         zsets += int(await client.memory_usage(store.timeline_key(user), samples=0))
         metas += int(await client.memory_usage(store.meta_key(user), samples=0))
     encoding = await client.object("encoding", store.timeline_key(1))
+    users = list(range(1, timelines + 1))
+    durations = []
+    for n in range(5):
+        started = time.perf_counter()
+        await store.fan_out(users, post_id_at(base_ms + 10**9 + n * 1000, 0))
+        durations.append(time.perf_counter() - started)
     await client.flushall()
     await client.aclose()
     entries = cap * timelines
@@ -39,6 +49,7 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         "zset_bytes_per_entry": round(zsets / entries, 1),
         "with_meta_bytes_per_entry": round((zsets + metas) / entries, 1),
         "used_memory_bytes_per_entry": round((after - before) / entries, 1),
+        "fan_out_writes_per_s": round(timelines / statistics.median(durations)),
     }
 
 

@@ -118,9 +118,10 @@ def _memory(r: dict[str, Any]) -> list[str]:
                 "zset B/entry",
                 "with meta B/entry",
                 "used_memory B/entry",
+                "fan-out writes/s into full timelines",
             ]
         ),
-        _row(["---"] * 5),
+        _row(["---"] * 6),
     ]
     for m in r["memory"]["synthetic"]:
         lines += [
@@ -131,6 +132,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
                     m["zset_bytes_per_entry"],
                     m["with_meta_bytes_per_entry"],
                     m["used_memory_bytes_per_entry"],
+                    f"{m['fan_out_writes_per_s']:,}" if "fan_out_writes_per_s" in m else "",
                 ]
             )
         ]
