@@ -41,6 +41,9 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         started = time.perf_counter()
         await store.fan_out(users, post_id_at(base_ms + 10**9 + n * 1000, 0))
         durations.append(time.perf_counter() - started)
+    # A cap above zset-max-listpack-entries turns a full timeline into a skiplist on its next
+    # write (cap + 1 entries), and Redis never converts it back.
+    after_writes = await client.object("encoding", store.timeline_key(1))
     await client.flushall()
     await client.aclose()
     entries = cap * timelines
@@ -50,6 +53,9 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         "with_meta_bytes_per_entry": round((zsets + metas) / entries, 1),
         "used_memory_bytes_per_entry": round((after - before) / entries, 1),
         "fan_out_writes_per_s": round(timelines / statistics.median(durations)),
+        "encoding_after_writes": (
+            after_writes.decode() if isinstance(after_writes, bytes) else str(after_writes)
+        ),
     }
 
 

@@ -119,9 +119,10 @@ def _memory(r: dict[str, Any]) -> list[str]:
                 "with meta B/entry",
                 "used_memory B/entry",
                 "fan-out writes/s into full timelines",
+                "encoding after those writes",
             ]
         ),
-        _row(["---"] * 6),
+        _row(["---"] * 7),
     ]
     for m in r["memory"]["synthetic"]:
         lines += [
@@ -133,6 +134,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
                     m["with_meta_bytes_per_entry"],
                     m["used_memory_bytes_per_entry"],
                     f"{m['fan_out_writes_per_s']:,}" if "fan_out_writes_per_s" in m else "",
+                    m.get("encoding_after_writes", ""),
                 ]
             )
         ]
