@@ -1,10 +1,11 @@
 """Post ids to Post objects: Redis first, one post-service batch for the rest.
 
 A cache hit needs the post's body and like count (``feedline:post:{id}``), the viewer's like
-state (``feedline:liked:{viewer}``) and the author's summary (``feedline:user:{id}``): two Redis
-round trips for a whole page. Anything missing goes to post-service's batch route in one call,
-and what it answers is written back with the versioned fills of :mod:`feedline_shared.caches`,
-so a like or delete committed meanwhile is never overwritten by the older copy.
+state (``feedline:liked:{viewer}``) and the author's summary (``feedline:user:{id}``, also kept
+a few seconds in process memory): at most two Redis round trips for a whole page. Anything
+missing goes to post-service's batch route in one call, and what it answers is written back
+with the versioned fills of :mod:`feedline_shared.caches`, so a like or delete committed
+meanwhile is never overwritten by the older copy.
 
 Redis is an optimisation here: when it fails, every id goes to post-service.
 """
