@@ -93,7 +93,8 @@ async def post_unliked(
 
 
 async def user_updated(event: UserUpdated, event_id: str, *, redis: AnyRedis) -> None:
-    await redis.delete(caches.user_key(event.user_id))
+    # Repeats user-service's after-commit invalidation, in case that one failed.
+    await caches.invalidate_author(redis, event.user_id)
 
 
 HANDLERS = {

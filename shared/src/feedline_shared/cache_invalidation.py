@@ -1,6 +1,7 @@
 """Keeps feed-service's Redis copies right once the owning service has committed a change.
 
-post-service calls it for likes and deletes, user-service for follows and unfollows. It runs
+post-service calls it for likes and deletes, user-service for follows, unfollows and profile
+changes. It runs
 after the commit and before the response (:func:`feedline_shared.db.after_commit`), so the
 client's next feed read sees its own change. If Redis fails here the change stands: the fanout
 worker repeats the same invalidation when the change's event arrives.
@@ -39,6 +40,12 @@ class CacheInvalidation:
     def follows_changed(self, session: AsyncSession, follower_id: int) -> None:
         async def invalidate() -> None:
             await self._guarded(caches.invalidate_following(self.redis, follower_id))
+
+        after_commit(session, invalidate)
+
+    def profile_changed(self, session: AsyncSession, user_id: int) -> None:
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_author(self.redis, user_id))
 
         after_commit(session, invalidate)
 

@@ -17,7 +17,8 @@ they fetched only if ``v`` has not moved since, so a reader that queried the dat
 concurrent change committed can never put the old value back (the cache-aside race).
 
 Author summaries live under ``feedline:user:{<user id>}`` as UserSummary JSON: post-service
-fills them from user-service and the worker deletes one on ``user.updated``.
+fills them from user-service; user-service deletes one after a profile change commits, and the
+worker again on ``user.updated``.
 """
 
 from __future__ import annotations
@@ -200,6 +201,11 @@ async def invalidate_following(
     await _invalidate_all(
         redis, [_invalidation(following_key(follower_id), ttl_seconds, [FOLLOW_SET], {})]
     )
+
+
+async def invalidate_author(redis: AnyRedis, user_id: int) -> None:
+    """After ``user_id``'s profile changed: the cached summary shown as a post's author."""
+    await redis.delete(user_key(user_id))
 
 
 def queue_fill(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.events import UserUpdated
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import add_event
@@ -111,7 +112,9 @@ async def authenticate(session: AsyncSession, passwords: Passwords, request: Log
     return user
 
 
-async def update_profile(session: AsyncSession, user_id: int, changes: ProfileUpdate) -> User:
+async def update_profile(
+    session: AsyncSession, cache: CacheInvalidation, user_id: int, changes: ProfileUpdate
+) -> User:
     """Applies the given fields; an effective change writes ``user.updated`` with it."""
     user = await get_user(session, user_id)
     changed = False
@@ -125,4 +128,5 @@ async def update_profile(session: AsyncSession, user_id: int, changes: ProfileUp
     if changed:
         user.updated_at = utcnow()
         await add_event(session, outbox, UserUpdated(user_id=user.id))
+        cache.profile_changed(session, user.id)
     return user

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from redis.asyncio import Redis
+
+from feedline_shared.caches import user_key
 
 
 async def test_me_returns_the_acting_user_with_posts_count(
@@ -74,3 +77,22 @@ async def test_public_routes_refuse_calls_without_internal_token(
     response = await client.get(f"/users/{user['username']}", headers={"X-Internal-Token": "nope"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_profile_change_drops_the_cached_author_summary_before_answering(
+    client: httpx.AsyncClient, make_user, settings
+) -> None:
+    user = await make_user()
+    redis = Redis.from_url(settings.redis_url)
+    key = user_key(int(user["id"]))
+    headers = {"X-User-ID": user["id"]}
+    try:
+        await redis.set(key, b"{}")
+        await client.patch("/users/me", json={"bio": user["bio"]}, headers=headers)
+        assert await redis.exists(key), "an update that changes nothing invalidates nothing"
+        response = await client.patch("/users/me", json={"display_name": "New"}, headers=headers)
+        assert response.status_code == 200
+        assert not await redis.exists(key)
+    finally:
+        await redis.delete(key)
+        await redis.aclose()

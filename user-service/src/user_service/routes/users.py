@@ -30,9 +30,13 @@ async def read_me(user_id: ActingUser, session: SessionDep, posts: PostCountsDep
 
 @router.patch("/me")
 async def update_me(
-    body: ProfileUpdate, user_id: ActingUser, session: SessionDep, posts: PostCountsDep
+    body: ProfileUpdate,
+    user_id: ActingUser,
+    session: SessionDep,
+    cache: CacheDep,
+    posts: PostCountsDep,
 ) -> User:
-    user = await service.update_profile(session, user_id, body)
+    user = await service.update_profile(session, cache, user_id, body)
     return user_out(user, await posts.of(user.id))
 
 
