@@ -114,3 +114,20 @@ def test_each_request_is_logged_once_with_its_request_id():
     assert len(records) == 1
     record, request_id = records[0]
     assert record.status == 200 and record.route == "/echo" and request_id == "r-9"
+
+
+@asynccontextmanager
+async def _no_lifespan(app):
+    yield
+
+
+def test_the_young_generation_threshold_comes_from_the_settings():
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        settings = ServiceSettings(service_name="gc-demo", gc_gen0_threshold=12_345)
+        create_service_app(settings, title="gc", lifespan=_no_lifespan, routers=[])
+        assert gc.get_threshold() == (12_345, *before[1:])
+    finally:
+        gc.set_threshold(*before)

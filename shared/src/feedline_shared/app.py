@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -31,6 +32,8 @@ def create_service_app(
     public_docs: bool = False,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
+    if settings.gc_gen0_threshold:
+        gc.set_threshold(settings.gc_gen0_threshold, *gc.get_threshold()[1:])
     app = FastAPI(
         title=title,
         lifespan=lifespan,
