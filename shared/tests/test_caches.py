@@ -96,3 +96,23 @@ async def test_after_commit_actions_run_only_once_the_transaction_committed():
         await rolled_back.athrow(ValueError("the handler failed"))
     assert ran == ["ran"]
     await database.dispose()
+
+
+async def test_an_invalidation_is_attempted_again_right_after_one_failed(redis):
+    from feedline_shared.cache_invalidation import CacheInvalidation
+
+    database = Database(DatabaseSettings(service_name="invalidation-demo"))
+    invalidation = CacheInvalidation(redis)
+
+    async def commit_a_like(post_id: int) -> None:
+        scope = database.session()
+        session = await anext(scope)
+        invalidation.like_changed(session, post_id, 7)
+        with pytest.raises(StopAsyncIteration):
+            await anext(scope)
+
+    await redis.set(caches.post_key(40), b"not a hash")  # makes this invalidation fail
+    await commit_a_like(40)  # the change stands; the failure is only logged
+    await commit_a_like(41)  # a later change does not skip Redis after that failure
+    assert await redis.hget(caches.post_key(41), caches.VERSION) == b"1"
+    await database.dispose()

@@ -62,9 +62,7 @@ def create_app(
             ttl_seconds=settings.user_cache_ttl_seconds,
             redis_retry_after_seconds=settings.redis_retry_after_seconds,
         )
-        app.state.cache_invalidation = CacheInvalidation(
-            redis, retry_after_seconds=settings.redis_retry_after_seconds
-        )
+        app.state.cache_invalidation = CacheInvalidation(redis)
         app.state.relay = relay
         janitor = IdempotencyKeyJanitor(
             database.engine,

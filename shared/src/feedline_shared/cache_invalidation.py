@@ -5,10 +5,16 @@ changes. It runs
 after the commit and before the response (:func:`feedline_shared.db.after_commit`), so the
 client's next feed read sees its own change. If Redis fails here the change stands: the fanout
 worker repeats the same invalidation when the change's event arrives.
+
+Every change tries, even right after a failure: skipping Redis for a while (as the read caches
+do) would let a cache that survived a blip serve the old copy until the event arrives. The
+attempt is bounded, so a hung Redis slows a write by at most ``timeout_seconds``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any
 
@@ -17,13 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedline_shared import caches
 from feedline_shared.db import after_commit
-from feedline_shared.redis import AnyRedis, RedisBreaker
+from feedline_shared.redis import AnyRedis
+
+logger = logging.getLogger(__name__)
 
 
 class CacheInvalidation:
-    def __init__(self, redis: AnyRedis, *, retry_after_seconds: float = 5.0) -> None:
+    def __init__(self, redis: AnyRedis, *, timeout_seconds: float = 1.0) -> None:
         self.redis = redis
-        self.breaker = RedisBreaker("cache invalidation", retry_after_seconds)
+        self.timeout_seconds = timeout_seconds
 
     def like_changed(self, session: AsyncSession, post_id: int, user_id: int) -> None:
         async def invalidate() -> None:
@@ -50,10 +58,9 @@ class CacheInvalidation:
         after_commit(session, invalidate)
 
     async def _guarded(self, invalidation: Coroutine[Any, Any, None]) -> None:
-        if not self.breaker.usable():
-            invalidation.close()
-            return
         try:
-            await invalidation
-        except (RedisError, OSError) as exc:
-            self.breaker.failed(exc)
+            await asyncio.wait_for(invalidation, self.timeout_seconds)
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning(
+                "cache invalidation failed; the worker repeats it from the event: %s", exc
+            )

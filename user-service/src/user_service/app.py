@@ -50,9 +50,7 @@ def create_app(
         app.state.database = database
         app.state.session_scope = asynccontextmanager(database.session)
         app.state.ids = IdGenerator(settings.node_id)
-        app.state.cache_invalidation = CacheInvalidation(
-            redis, retry_after_seconds=settings.redis_retry_after_seconds
-        )
+        app.state.cache_invalidation = CacheInvalidation(redis)
         # Building the hasher makes its dummy hash: argon2 work, kept off the event loop.
         app.state.passwords = await asyncio.to_thread(Passwords, settings)
         app.state.post_counts = PostCounts(
