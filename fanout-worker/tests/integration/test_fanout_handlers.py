@@ -73,20 +73,20 @@ async def test_like_and_delete_events_invalidate_the_cached_post_and_like_state(
     worker: FastAPI, redis: Redis, channel: AbstractChannel
 ) -> None:
     post_id = 9_000_050
-    await redis.hset(post_key(post_id), mapping={"body": "{}", "likes": "4"})
-    await redis.hset(liked_key(LIKER), mapping={str(post_id): "0", "9000051": "1"})
+    await redis.hset(post_key(post_id), mapping={"v": "10", "body": "{}", "likes": "4"})
+    await redis.hset(liked_key(LIKER), mapping={"v": "20", str(post_id): "0", "9000051": "1"})
     before = metric("feedline_fanout_events_total", type="post.liked", outcome="ok")
     like = {"author_id": AUTHOR, "user_id": LIKER, "like_count": 5}
     await publish(channel, PostLiked(post_id=post_id, **like))
     await _consumed("post.liked", 1, before)
-    assert await redis.hgetall(post_key(post_id)) == {b"body": b"{}", b"v": b"1"}
+    assert await redis.hgetall(post_key(post_id)) == {b"body": b"{}", b"v": b"11"}
     # Only the liker's state for this post goes; its other entries stay cached.
-    assert await redis.hgetall(liked_key(LIKER)) == {b"9000051": b"1", b"v": b"1"}
+    assert await redis.hgetall(liked_key(LIKER)) == {b"9000051": b"1", b"v": b"21"}
 
     before = metric("feedline_fanout_events_total", type="post.deleted", outcome="ok")
     await publish(channel, PostDeleted(post_id=post_id, author_id=AUTHOR))
     await _consumed("post.deleted", 1, before)
-    assert await redis.hgetall(post_key(post_id)) == {b"deleted": b"1", b"v": b"2"}
+    assert await redis.hgetall(post_key(post_id)) == {b"deleted": b"1", b"v": b"12"}
     assert 0 < await redis.ttl(post_key(post_id)) <= 24 * 3600
 
 
@@ -100,11 +100,11 @@ async def test_follow_merges_followee_posts_and_unfollow_removes_them(
     await store.merge(follower, other, [500])
     before = metric("feedline_fanout_events_total", type="user.followed", outcome="ok")
 
-    await redis.hset(following_key(follower), "set", "[]")
+    await redis.hset(following_key(follower), mapping={"v": "10", "set": "[]"})
     await publish(channel, UserFollowed(follower_id=follower, followee_id=followee))
     await publish(channel, UserFollowed(follower_id=unbuilt, followee_id=followee))
     await _consumed("user.followed", 2, before)
-    assert await redis.hgetall(following_key(follower)) == {b"v": b"1"}
+    assert await redis.hgetall(following_key(follower)) == {b"v": b"11"}
     assert await timelines_of(redis, [follower]) == [[500, 901, 902, 903]]
     assert await redis.hexists(store.meta_key(follower), f"f:{followee}")
     assert await redis.exists(store.timeline_key(unbuilt), store.meta_key(unbuilt)) == 0
@@ -112,7 +112,7 @@ async def test_follow_merges_followee_posts_and_unfollow_removes_them(
     before = metric("feedline_fanout_events_total", type="user.unfollowed", outcome="ok")
     await publish(channel, UserUnfollowed(follower_id=follower, followee_id=followee))
     await _consumed("user.unfollowed", 1, before)
-    assert await redis.hget(following_key(follower), "v") == b"2"
+    assert await redis.hget(following_key(follower), "v") == b"12"
     assert await timelines_of(redis, [follower]) == [[500]]
     assert not await redis.hexists(store.meta_key(follower), f"f:{followee}")
 

@@ -44,10 +44,13 @@ class FollowSets:
 
     def queue_read(self, pipe: Pipeline | ClusterPipeline, user_id: int) -> bool:
         """Adds the cached set's read to ``pipe`` (shared with the timeline's first read, one
-        round trip); False when Redis is being skipped after a failure."""
+        round trip); False when Redis is being skipped after a failure. The row is the result
+        at index ``caches.VERSIONED_READ_RESULTS - 1`` of what was added."""
         if not self.breaker.usable():
             return False
-        pipe.hmget(caches.following_key(user_id), [caches.VERSION, caches.FOLLOW_SET])
+        caches.queue_versioned_read(
+            pipe, caches.following_key(user_id), [caches.FOLLOW_SET], self.ttl_seconds
+        )
         return True
 
     async def following(self, user_id: int) -> list[Followee]:
@@ -55,9 +58,9 @@ class FollowSets:
         row = None
         if self.breaker.usable():
             try:
-                row = await self.redis.hmget(
-                    caches.following_key(user_id), [caches.VERSION, caches.FOLLOW_SET]
-                )
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    self.queue_read(pipe, user_id)
+                    row = (await pipe.execute())[-1]
             except (RedisError, OSError) as exc:
                 self.breaker.failed(exc)
         return await self.resolve(user_id, row)

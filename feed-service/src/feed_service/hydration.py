@@ -35,8 +35,8 @@ class _Lookup:
     found: dict[int, Post] = field(default_factory=dict)
     missing: list[int] = field(default_factory=list)
     # None when Redis was not read: then nothing is written back either.
-    post_versions: dict[int, str] | None = None
-    liked_version: str = "0"
+    post_versions: dict[int, str | None] | None = None
+    liked_version: str | None = None
 
 
 def encode_body(post: Post) -> bytes:
@@ -123,7 +123,7 @@ class PostHydrator:
         self.posts = posts
         self.redis = redis
         self.ttl_seconds = ttl_seconds
-        self.reader = caches.CacheReader(redis)
+        self.reader = caches.CacheReader(redis, ttl_seconds=ttl_seconds)
         self.recent_authors = RecentSummaries(local_author_seconds)
         self.breaker = RedisBreaker("post cache", redis_retry_after_seconds)
 

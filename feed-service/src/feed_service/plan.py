@@ -30,6 +30,7 @@ from feed_service.follow_sets import FollowSets
 from feed_service.metrics import TIMELINE_READS
 from feed_service.rebuild import TimelineRebuilder
 from feed_service.sources import POSTS_BY_AUTHORS_MAX, AuthorsSource, IdSource, TimelineSource
+from feedline_shared import caches
 from feedline_shared.clients import Followee, PostServiceClient
 from feedline_shared.problems import DependencyUnavailable
 from feedline_shared.timelines import TimelinePage, TimelineStore
@@ -122,7 +123,8 @@ class FeedPlanner:
         except (RedisError, OSError) as exc:
             self.follow_sets.breaker.failed(exc)
             return None, None
-        return (results[0] if reads_follows else None), self.store.page_from(results)
+        follow_row = results[caches.VERSIONED_READ_RESULTS - 1] if reads_follows else None
+        return follow_row, self.store.page_from(results)
 
     async def _timeline(
         self,

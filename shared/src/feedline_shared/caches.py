@@ -12,9 +12,11 @@ Three versioned hashes (docs/architecture.md, "Redis keys"):
 Each hash has a version field ``v``. The service that commits a change (post-service for likes
 and deletes, user-service for follows) invalidates right after the commit, and the fanout worker
 repeats it when the change's event arrives, in case that call failed: ``v`` goes up and the
-stale fields go away. Readers read ``v`` with the fields, and :func:`queue_fill` writes what
-they fetched only if ``v`` has not moved since, so a reader that queried the database before a
-concurrent change committed can never put the old value back (the cache-aside race).
+stale fields go away. Readers read ``v`` with the fields (giving a hash without one a random
+starting version first), and :func:`queue_fill` writes what they fetched only if ``v`` is still
+the one they read, so a reader that queried the database before a concurrent change committed
+can never put the old value back (the cache-aside race) — not even across a Redis that lost its
+data, since versions restart from a random value, never from one a reader may hold.
 
 Author summaries live under ``feedline:user:{<user id>}`` as UserSummary JSON: post-service
 fills them from user-service; user-service deletes one after a profile change commits, and the
@@ -23,6 +25,7 @@ worker again on ``user.updated``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 
 from redis.asyncio.client import Pipeline
@@ -40,13 +43,14 @@ FOLLOW_SET = "set"
 #: Cached hashes live this long after their last fill or invalidation.
 DEFAULT_TTL_SECONDS = 24 * 3600
 
-# KEYS[1] the hash; ARGV[1] ttl, ARGV[2] how many fields to delete, then those fields, then
-# field/value pairs to set.
+# KEYS[1] the hash; ARGV[1] ttl, ARGV[2] a random seed for a hash without a version, ARGV[3]
+# how many fields to delete, then those fields, then field/value pairs to set.
 _INVALIDATE = """
+if redis.call('HEXISTS', KEYS[1], 'v') == 0 then redis.call('HSET', KEYS[1], 'v', ARGV[2]) end
 redis.call('HINCRBY', KEYS[1], 'v', 1)
-local drop = tonumber(ARGV[2])
-if drop > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + drop)) end
-if #ARGV > 2 + drop then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + drop)) end
+local drop = tonumber(ARGV[3])
+if drop > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 4, 3 + drop)) end
+if #ARGV > 3 + drop then redis.call('HSET', KEYS[1], unpack(ARGV, 4 + drop)) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
@@ -56,28 +60,37 @@ return 1
 # holds a tombstone) is left alone. A hash past its limit starts over but keeps its version, so
 # a fill racing the reset is still refused.
 _FILL = """
-local version = redis.call('HGET', KEYS[1], 'v') or '0'
-if version ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'deleted') == 1 then return 0 end
+local version = redis.call('HGET', KEYS[1], 'v')
+if not version or version ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'deleted') == 1 then
+  return 0
+end
 local limit = tonumber(ARGV[3])
 if limit > 0 and redis.call('HLEN', KEYS[1]) + (#ARGV - 3) / 2 > limit then
   redis.call('DEL', KEYS[1])
-  if version ~= '0' then redis.call('HSET', KEYS[1], 'v', version) end
+  redis.call('HSET', KEYS[1], 'v', version)
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS: post hashes, then the viewer's like-state hash; ARGV: the post ids. Returns each post's
+# KEYS: post hashes, then the viewer's like-state hash. ARGV: ttl, a version seed per key, then
+# the post ids. A hash without a version gets one first (see ``versioned``). Returns each post's
 # v, body, likes, deleted, then the like-state v and the viewer's state per post, flat.
 _READ_POSTS = """
+local ttl = ARGV[1]
+for i = 1, #KEYS do
+  if redis.call('HSETNX', KEYS[i], 'v', ARGV[1 + i]) == 1 then
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
+end
 local out = {}
 local posts = #KEYS - 1
 for i = 1, posts do
   local row = redis.call('HMGET', KEYS[i], 'v', 'body', 'likes', 'deleted')
   for j = 1, 4 do out[#out + 1] = row[j] end
 end
-local liked = redis.call('HMGET', KEYS[posts + 1], 'v', unpack(ARGV))
+local liked = redis.call('HMGET', KEYS[posts + 1], 'v', unpack(ARGV, 2 + #KEYS))
 for j = 1, #liked do out[#out + 1] = liked[j] end
 return out
 """
@@ -99,8 +112,9 @@ class CacheReader:
     own command in one pipeline.
     """
 
-    def __init__(self, redis: AnyRedis) -> None:
+    def __init__(self, redis: AnyRedis, *, ttl_seconds: int) -> None:
         self.redis = redis
+        self.ttl_seconds = ttl_seconds
         self.cluster = isinstance(redis, RedisCluster)
         self._read_posts = redis.register_script(_READ_POSTS)
 
@@ -113,11 +127,15 @@ class CacheReader:
         if self.cluster:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in post_keys:
-                    pipe.hmget(key, POST_FIELDS)
-                pipe.hmget(liked_key(viewer_id), [VERSION, *states])
-                *rows, liked = await pipe.execute()
-            return rows, liked
-        flat = await self._read_posts(keys=[*post_keys, liked_key(viewer_id)], args=states)
+                    queue_versioned_read(pipe, key, POST_FIELDS[1:], self.ttl_seconds)
+                queue_versioned_read(pipe, liked_key(viewer_id), states, self.ttl_seconds)
+                results = await pipe.execute()
+            step = VERSIONED_READ_RESULTS
+            rows = results[step - 1 :: step]
+            return rows[:-1], rows[-1]
+        keys = [*post_keys, liked_key(viewer_id)]
+        seeds = [version_seed() for _ in keys]
+        flat = await self._read_posts(keys=keys, args=[self.ttl_seconds, *seeds, *states])
         width = len(POST_FIELDS)
         split = width * len(post_keys)
         rows = [flat[start : start + width] for start in range(0, split, width)]
@@ -151,16 +169,41 @@ def user_key(user_id: int) -> str:
     return f"{PREFIX}:user:{{{user_id}}}"
 
 
-def version_of(raw: bytes | None) -> str:
-    """The version a fill must match: ``0`` for a hash that does not exist yet."""
-    return "0" if raw is None else raw.decode()
+def version_seed() -> str:
+    """A random starting version for a hash that has none.
+
+    Versions start random, not at 0 or 1, so a hash that vanished (a Redis that lost its data,
+    an expiry) never comes back with a version a reader saw before: a fill read before the loss
+    cannot match. Readers give a hash its version before reading (``HSETNX``), and a fill only
+    writes into a hash whose version it read.
+    """
+    return str(secrets.randbits(62))
+
+
+def queue_versioned_read(
+    pipe: Pipeline | ClusterPipeline, key: str, fields: Sequence[str], ttl_seconds: int
+) -> None:
+    """Adds ``HMGET key v fields...`` to ``pipe``, giving the hash a version first if it has
+    none; the row's first value is the version a fill must match."""
+    pipe.hsetnx(key, VERSION, version_seed())
+    pipe.expire(key, ttl_seconds, nx=True)
+    pipe.hmget(key, [VERSION, *fields])
+
+
+#: Results :func:`queue_versioned_read` adds to a pipeline; the row is the last.
+VERSIONED_READ_RESULTS = 3
+
+
+def version_of(raw: bytes | None) -> str | None:
+    """The version a fill must match; None (nothing to fill) when the hash had none."""
+    return None if raw is None else raw.decode()
 
 
 def _invalidation(
     key: str, ttl_seconds: int, drop: Sequence[str], put: Mapping[str, str]
 ) -> list[str | int]:
     pairs = [item for field, value in put.items() for item in (field, value)]
-    return [key, ttl_seconds, len(drop), *drop, *pairs]
+    return [key, ttl_seconds, version_seed(), len(drop), *drop, *pairs]
 
 
 async def _invalidate_all(redis: AnyRedis, changes: Sequence[list[str | int]]) -> None:
@@ -211,13 +254,14 @@ async def invalidate_author(redis: AnyRedis, user_id: int) -> None:
 def queue_fill(
     pipe: Pipeline | ClusterPipeline,
     key: str,
-    version: str,
+    version: str | None,
     values: Mapping[str, str],
     ttl_seconds: int,
     *,
     max_fields: int = 0,
 ) -> None:
-    """Adds a conditional fill of ``key`` to a non-transactional pipeline."""
+    """Adds a conditional fill of ``key`` to a non-transactional pipeline (nothing when the
+    read saw no version)."""
     pairs = [item for field, value in values.items() for item in (field, value)]
-    if pairs:
+    if pairs and version is not None:
         pipe.eval(_FILL, 1, key, version, ttl_seconds, max_fields, *pairs)

@@ -189,15 +189,15 @@ async def test_follow_and_unfollow_invalidate_the_cached_follow_set(
     redis = Redis.from_url(settings.redis_url)
     key = following_key(int(alice["id"]))
     try:
-        await redis.hset(key, mapping={"set": "[]"})
+        await redis.hset(key, mapping={"v": "10", "set": "[]"})
         await follow(client, alice, bob)
         # Before the response: the follower's next feed read cannot use the old set.
-        assert await redis.hgetall(key) == {b"v": b"1"}
+        assert await redis.hgetall(key) == {b"v": b"11"}
         await redis.hset(key, "set", "[1]")
         await follow(client, alice, bob)  # no change, nothing to invalidate
-        assert await redis.hgetall(key) == {b"set": b"[1]", b"v": b"1"}
+        assert await redis.hgetall(key) == {b"set": b"[1]", b"v": b"11"}
         await unfollow(client, alice, bob)
-        assert await redis.hgetall(key) == {b"v": b"2"}
+        assert await redis.hgetall(key) == {b"v": b"12"}
         # The followee's own follow set is not touched.
         assert not await redis.exists(following_key(int(bob["id"])))
     finally:
