@@ -53,22 +53,11 @@ class FollowSets:
         )
         return True
 
-    async def following(self, user_id: int) -> list[Followee]:
-        """Raises DependencyUnavailable when the set is not cached and user-service is down."""
-        row = None
-        if self.breaker.usable():
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    self.queue_read(pipe, user_id)
-                    row = (await pipe.execute())[-1]
-            except (RedisError, OSError) as exc:
-                self.breaker.failed(exc)
-        return await self.resolve(user_id, row)
-
     async def resolve(self, user_id: int, row: list[bytes | None] | None) -> list[Followee]:
         """The set from its cached ``[v, set]`` row, else from user-service (then cached).
 
-        ``row`` is None when Redis was not read; nothing is written back then.
+        ``row`` is None when Redis was not read; nothing is written back then. Raises
+        DependencyUnavailable when the set is not cached and user-service is down.
         """
         version = None
         if row is not None:

@@ -74,13 +74,13 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS: post hashes, then the viewer's like-state hash. ARGV: ttl, a version seed per key, then
-# the post ids. A hash without a version gets one first (see ``versioned``). Returns each post's
+# KEYS: post hashes, then the viewer's like-state hash. ARGV: ttl, a version seed, then the post
+# ids. A hash without a version gets the seed first (see ``version_seed``). Returns each post's
 # v, body, likes, deleted, then the like-state v and the viewer's state per post, flat.
 _READ_POSTS = """
 local ttl = ARGV[1]
 for i = 1, #KEYS do
-  if redis.call('HSETNX', KEYS[i], 'v', ARGV[1 + i]) == 1 then
+  if redis.call('HSETNX', KEYS[i], 'v', ARGV[2]) == 1 then
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
@@ -90,7 +90,7 @@ for i = 1, posts do
   local row = redis.call('HMGET', KEYS[i], 'v', 'body', 'likes', 'deleted')
   for j = 1, 4 do out[#out + 1] = row[j] end
 end
-local liked = redis.call('HMGET', KEYS[posts + 1], 'v', unpack(ARGV, 2 + #KEYS))
+local liked = redis.call('HMGET', KEYS[posts + 1], 'v', unpack(ARGV, 3))
 for j = 1, #liked do out[#out + 1] = liked[j] end
 return out
 """
@@ -124,18 +124,22 @@ class CacheReader:
         """Per post ``[v, body, likes, deleted]``, and ``[v, liked per post...]`` of the viewer."""
         post_keys = [post_key(post_id) for post_id in post_ids]
         states = [str(post_id) for post_id in post_ids]
+        # One seed serves every key of the read: a version only has to be one no reader of
+        # that key can hold from before the hash vanished.
+        seed = version_seed()
         if self.cluster:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in post_keys:
-                    queue_versioned_read(pipe, key, POST_FIELDS[1:], self.ttl_seconds)
-                queue_versioned_read(pipe, liked_key(viewer_id), states, self.ttl_seconds)
+                    queue_versioned_read(pipe, key, POST_FIELDS[1:], self.ttl_seconds, seed=seed)
+                queue_versioned_read(
+                    pipe, liked_key(viewer_id), states, self.ttl_seconds, seed=seed
+                )
                 results = await pipe.execute()
             step = VERSIONED_READ_RESULTS
             rows = results[step - 1 :: step]
             return rows[:-1], rows[-1]
         keys = [*post_keys, liked_key(viewer_id)]
-        seeds = [version_seed() for _ in keys]
-        flat = await self._read_posts(keys=keys, args=[self.ttl_seconds, *seeds, *states])
+        flat = await self._read_posts(keys=keys, args=[self.ttl_seconds, seed, *states])
         width = len(POST_FIELDS)
         split = width * len(post_keys)
         rows = [flat[start : start + width] for start in range(0, split, width)]
@@ -181,11 +185,16 @@ def version_seed() -> str:
 
 
 def queue_versioned_read(
-    pipe: Pipeline | ClusterPipeline, key: str, fields: Sequence[str], ttl_seconds: int
+    pipe: Pipeline | ClusterPipeline,
+    key: str,
+    fields: Sequence[str],
+    ttl_seconds: int,
+    *,
+    seed: str | None = None,
 ) -> None:
     """Adds ``HMGET key v fields...`` to ``pipe``, giving the hash a version first if it has
-    none; the row's first value is the version a fill must match."""
-    pipe.hsetnx(key, VERSION, version_seed())
+    none (``seed``, or a fresh one); the row's first value is the version a fill must match."""
+    pipe.hsetnx(key, VERSION, seed or version_seed())
     pipe.expire(key, ttl_seconds, nx=True)
     pipe.hmget(key, [VERSION, *fields])
 
