@@ -27,7 +27,7 @@ from processes import (  # noqa: E402
     terminate,
     uvicorn_args,
 )
-from servers import RedisServer, port_open, wait_port  # noqa: E402, F401
+from servers import RedisServer, delete_worker_queues, port_open, wait_port  # noqa: E402, F401
 
 __all__ = ["System", "terminate", "uvicorn_args"]
 
@@ -37,14 +37,6 @@ BASE_PORT = 19100
 REDIS_PORT = 16390
 INTERNAL_TOKEN = "feedline-bench-internal-token-0123456789abcdef"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
-WORKER_QUEUES = (
-    "fanout-worker.events",
-    "fanout-worker.chunks",
-    "fanout-worker.dlq",
-    "fanout-worker.retry.1000",
-    "fanout-worker.retry.5000",
-    "fanout-worker.retry.30000",
-)
 
 
 def bench_env(redis_port: int = REDIS_PORT) -> dict[str, str]:
@@ -110,18 +102,8 @@ def reset_schemas(database: str = DATABASE) -> None:
     migrate(database, reset=False)
 
 
-async def _reset_broker() -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(AMQP_URL, timeout=5)
-    async with connection:
-        channel = await connection.channel()
-        for name in WORKER_QUEUES:
-            await channel.queue_delete(name)
-
-
 def reset_broker() -> None:
-    asyncio.run(_reset_broker())
+    asyncio.run(delete_worker_queues(AMQP_URL))
 
 
 def start(run_dir: Path, log_dir: Path, redis_port: int = REDIS_PORT) -> System:

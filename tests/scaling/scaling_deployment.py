@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(HERE))
 
 from processes import System, process_specs, service_env  # noqa: E402
+from servers import delete_worker_queues  # noqa: E402
 
 CLUSTER_PORTS = (17001, 17002, 17003)
 BASE_PORT = 18200  # first set: gateway, user, post, feed, worker on 18200..18204
@@ -47,15 +48,6 @@ GRANT CONNECT ON DATABASE {DATABASE} TO {READ_ROLE};
 GRANT USAGE ON SCHEMA posts TO {READ_ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA posts TO {READ_ROLE};
 """
-
-WORKER_QUEUES = (
-    "fanout-worker.events",
-    "fanout-worker.chunks",
-    "fanout-worker.dlq",
-    "fanout-worker.retry.1000",
-    "fanout-worker.retry.5000",
-    "fanout-worker.retry.30000",
-)
 
 
 def cluster_env(redis_url: str) -> dict[str, str]:
@@ -106,13 +98,7 @@ async def vhost_exists() -> bool:
 
 
 async def reset_broker() -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(AMQP_URL, timeout=5)
-    async with connection:
-        channel = await connection.channel()
-        for name in WORKER_QUEUES:
-            await channel.queue_delete(name)
+    await delete_worker_queues(AMQP_URL)
 
 
 @dataclass
