@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
@@ -33,6 +33,8 @@ class StandInState:
     posts: dict[int, list[int]] = field(default_factory=dict)
     #: author id -> seconds to wait before answering a follower page
     page_delay: dict[int, float] = field(default_factory=dict)
+    #: user ids whose erasure post-service was asked for, in order
+    erased: list[int] = field(default_factory=list)
     #: when set, every internal route answers 500
     failing: bool = False
     requests: Counter[str] = field(default_factory=Counter)
@@ -41,6 +43,7 @@ class StandInState:
         self.followers.clear()
         self.posts.clear()
         self.page_delay.clear()
+        self.erased.clear()
         self.failing = False
         self.requests.clear()
 
@@ -102,12 +105,22 @@ def build_app(state: StandInState) -> Starlette:
         items.sort(key=lambda item: int(item["id"]), reverse=True)
         return JSONResponse({"items": items[: int(body["limit"])]})
 
+    async def erase_user(request: Request) -> Response:
+        state.requests["erase_user"] += 1
+        if state.failing:
+            return failure()
+        user_id = int(request.path_params["user_id"])
+        state.erased.append(user_id)
+        state.posts.pop(user_id, None)
+        return Response(status_code=204)
+
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/internal/users/batch", users_batch, methods=["POST"]),
             Route("/internal/users/{user_id:int}/follower-ids", follower_ids),
             Route("/internal/posts/by-authors", posts_by_authors, methods=["POST"]),
+            Route("/internal/users/{user_id:int}/erase", erase_user, methods=["POST"]),
         ]
     )
 

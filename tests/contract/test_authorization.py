@@ -14,6 +14,7 @@ import pytest
 from conftest import BASE_PORT, Account, Feedline, System, assert_problem, register
 
 from feedline_shared.settings import DEFAULT_INTERNAL_TOKEN, DEFAULT_JWT_SECRET
+from gateway.routing import PUBLIC_ROUTES
 
 CLAIMS_TEMPLATE = {"iss": "feedline", "aud": "feedline-api"}
 
@@ -190,8 +191,8 @@ def test_made_up_api_keys_are_401(api: Feedline, key: str) -> None:
 
 
 def ghost_token() -> str:
-    """A correctly signed, current token whose user does not exist: what a deleted account's
-    token would be, since the API has no account deletion."""
+    """A correctly signed, current token whose user never existed (only a holder of the signing
+    secret could make one): every write refuses it."""
     return jwt.encode(claims(str(2**62 + 777)), DEFAULT_JWT_SECRET, algorithm="HS256")
 
 
@@ -217,6 +218,34 @@ def test_token_of_a_nonexistent_user_is_refused(
     assert api.request("GET", "/users/me", account).json() == before
 
 
+ANONYMOUS_ROUTES = {("POST", "/auth/register"), ("POST", "/auth/token")}
+
+
+def test_a_deleted_accounts_token_and_api_key_are_refused_on_every_route(api: Feedline) -> None:
+    gone, other = register(api, "gone"), register(api, "other")
+    post = api.request("POST", "/posts", other, json={"caption": "still here"}).json()
+    key = api.request("POST", "/auth/api-keys", gone, json={"name": "bot"}).json()
+    response = api.request("DELETE", "/users/me", gone, json={"password": gone.password})
+    assert response.status_code == 204, response.text
+    values = {"username": other.username, "post_id": post["id"], "key_id": key["id"]}
+    bodies = {"/posts": {"caption": "ghost"}, "/auth/api-keys": {"name": "ghost"}}
+    checked = 0
+    for (method, template), _ in PUBLIC_ROUTES.items():
+        if (method, template) in ANONYMOUS_ROUTES:
+            continue
+        path = template.format(**values)
+        body = bodies.get(path, {"password": gone.password} if path == "/users/me" else None)
+        for credential in ({"Authorization": f"Bearer {gone.token}"}, {"X-API-Key": key["key"]}):
+            response = api.http.request(method, path, headers=credential, json=body)
+            assert_problem(response, 401)
+            checked += 1
+    assert checked == 2 * (len(PUBLIC_ROUTES) - len(ANONYMOUS_ROUTES))
+    # Nothing the refused requests asked for happened.
+    after = api.request("GET", f"/posts/{post['id']}", other).json()
+    assert after["like_count"] == 0
+    assert api.request("GET", "/users/me", other).json()["followers_count"] == 0
+
+
 INTERNAL_ROUTES = [
     (1, "POST", "/internal/auth/register"),
     (1, "POST", "/internal/auth/login"),
@@ -233,6 +262,7 @@ INTERNAL_ROUTES = [
     (2, "POST", "/internal/posts/batch"),
     (2, "POST", "/internal/posts/by-authors"),
     (2, "GET", "/internal/post-counts"),
+    (2, "POST", "/internal/users/1/erase"),
     (2, "POST", "/posts"),
     (3, "GET", "/feed"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from feedline_client import Feedline
+from feedline_client import Feedline, eventually
 
 PROBLEM = "application/problem+json"
 
@@ -177,3 +177,54 @@ def test_internal_routes_are_not_reachable_through_the_gateway(api: Feedline) ->
     for path in ("/internal/users/batch", "/internal/api-keys/verify"):
         response = api.request("POST", path, alice, json={"ids": [alice.id]})
         assert_problem(response, 404)
+
+
+def test_account_deletion_asks_the_password_again(api: Feedline) -> None:
+    account = api.register("keep")
+    response = api.request("DELETE", "/users/me", account, json={"password": "not it at all"})
+    assert_problem(response, 403)
+    assert api.request("GET", "/users/me", account).status_code == 200
+    assert_problem(api.request("DELETE", "/users/me", account, json={}), 422)
+
+
+def test_deleted_account_is_gone_everywhere_and_its_credentials_are_refused(
+    api: Feedline,
+) -> None:
+    gone, fan, friend = api.register("gone"), api.register("fan"), api.register("friend")
+    api.follow(fan, gone)
+    api.follow(gone, friend)
+    own = api.post(gone, "soon erased")
+    liked = api.post(friend, "liked by the account")
+    assert api.request("POST", f"/posts/{liked['id']}/like", gone).status_code == 200
+    key = api.request("POST", "/auth/api-keys", gone, json={"name": "bot"}).json()["key"]
+    eventually(lambda: own["id"] in api.feed_ids(fan))
+
+    response = api.request("DELETE", "/users/me", gone, json={"password": gone.password})
+    assert response.status_code == 204, response.text
+
+    # Its session token and API key are refused from the next request on, on every route.
+    for method, path in (
+        ("GET", "/users/me"),
+        ("GET", "/feed"),
+        ("GET", f"/users/{friend.username}"),
+        ("GET", f"/posts/{liked['id']}"),
+        ("POST", f"/posts/{liked['id']}/like"),
+        ("POST", "/posts"),
+    ):
+        body = {"caption": "ghost"} if path == "/posts" else None
+        assert_problem(api.request(method, path, gone, json=body), 401)
+    assert_problem(api.http.get("/users/me", headers={"X-API-Key": key}), 401)
+
+    assert_problem(api.request("GET", f"/users/{gone.username}", fan), 404)
+    assert api.request("GET", f"/users/{fan.username}", fan).json()["following_count"] == 0
+    assert api.request("GET", f"/users/{friend.username}", fan).json()["followers_count"] == 0
+    # Its posts and likes are erased through the events: gone from the feed, the post route and
+    # the like count.
+    eventually(lambda: own["id"] not in api.feed_ids(fan))
+    eventually(lambda: api.request("GET", f"/posts/{own['id']}", fan).status_code == 404)
+    eventually(lambda: api.request("GET", f"/posts/{liked['id']}", fan).json()["like_count"] == 0)
+    # The name is free again.
+    response = api.http.post(
+        "/auth/register", json={"username": gone.username, "password": "another password"}
+    )
+    assert response.status_code == 201, response.text

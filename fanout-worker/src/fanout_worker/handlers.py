@@ -15,6 +15,7 @@ from feedline_shared.events import (
     PostDeleted,
     PostLiked,
     PostUnliked,
+    UserDeleted,
     UserFollowed,
     UserUnfollowed,
     UserUpdated,
@@ -97,6 +98,23 @@ async def user_updated(event: UserUpdated, event_id: str, *, redis: AnyRedis) ->
     await caches.invalidate_author(redis, event.user_id)
 
 
+async def user_deleted(
+    event: UserDeleted,
+    event_id: str,
+    *,
+    posts: PostServiceClient,
+    timelines: TimelineStore,
+    redis: AnyRedis,
+) -> None:
+    # Repeats user-service's after-commit marking (its former followers' follow sets, which
+    # only user-service knew, lapse on their own TTL if that one failed).
+    await caches.invalidate_deleted_account(redis, event.user_id)
+    # The account's posts and likes go, each with its own event (removal from timelines,
+    # tombstones, like counts); a post-service outage retries this message.
+    await posts.erase_author(event.user_id)
+    await timelines.drop(event.user_id)
+
+
 HANDLERS = {
     PostCreated: post_created,
     PostDeleted: post_deleted,
@@ -106,4 +124,5 @@ HANDLERS = {
     PostLiked: post_liked,
     PostUnliked: post_unliked,
     UserUpdated: user_updated,
+    UserDeleted: user_deleted,
 }

@@ -22,13 +22,14 @@ from redis.asyncio import Redis
 
 from fanout_worker.keys import affinity_key
 from fanout_worker.settings import Settings
-from feedline_shared.caches import following_key, liked_key, post_key
+from feedline_shared.caches import deleted_user_key, following_key, liked_key, post_key
 from feedline_shared.caches import user_key as user_cache_key
 from feedline_shared.events import (
     PostCreated,
     PostDeleted,
     PostLiked,
     PostUnliked,
+    UserDeleted,
     UserFollowed,
     UserUnfollowed,
     UserUpdated,
@@ -129,6 +130,27 @@ async def test_profile_update_drops_the_cached_author_summary(
 
     await wait_for(dropped, what="the cached summary to be deleted")
     assert await redis.exists(user_cache_key(LIKER))
+
+
+async def test_user_deleted_erases_the_accounts_posts_and_drops_its_caches_and_timeline(
+    worker: FastAPI, stand_in: StandInServer, redis: Redis, channel: AbstractChannel
+) -> None:
+    gone = 9_100_001
+    await build_timelines(redis, [gone])
+    await redis.set(user_cache_key(gone), b"{}")
+    await redis.hset(following_key(gone), mapping={"v": "10", "set": "[]"})
+    before = metric("feedline_fanout_events_total", type="user.deleted", outcome="ok")
+    deleted = UserDeleted(user_id=gone)
+    event_id = uuid.uuid4()
+    await publish(channel, deleted, event_id=event_id)
+    await publish(channel, deleted, event_id=event_id)  # redelivered: the same end state
+    await _consumed("user.deleted", 2, before)
+    assert stand_in.state.erased[0] == gone
+    assert set(stand_in.state.erased) == {gone}
+    assert await redis.exists(deleted_user_key(gone))
+    assert not await redis.exists(user_cache_key(gone))
+    assert await redis.hget(following_key(gone), "set") is None
+    assert not (await TimelineStore(redis).read(gone, before=None, count=10)).built
 
 
 async def test_celebrity_posts_reach_only_the_authors_own_timeline(

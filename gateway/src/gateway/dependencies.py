@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from feedline_shared.caches import deleted_user_key
 from feedline_shared.problems import NotFound
 from feedline_shared.schemas import USERNAME_PATTERN
 from gateway.auth import Authenticator, Principal
@@ -55,7 +56,10 @@ async def current_principal(
         bearer_token=bearer.credentials if bearer else None, api_key=api_key
     )
     limiter: FixedWindowLimiter = request.app.state.principal_limiter
-    await limiter.hit(principal.rate_limit_subject)
+    # A session token outlives its account's deletion: the account's marker refuses it. (An API
+    # key is verified by user-service on every request and goes with the account.)
+    marker = deleted_user_key(principal.user_id) if principal.api_key_id is None else None
+    await limiter.hit(principal.rate_limit_subject, refused_by=marker)
     return principal
 
 

@@ -38,6 +38,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], RouteTarget] = {
     # Users and the social graph.
     ("GET", "/users/me"): RouteTarget(Upstream.USERS, "/users/me"),
     ("PATCH", "/users/me"): RouteTarget(Upstream.USERS, "/users/me"),
+    ("DELETE", "/users/me"): RouteTarget(Upstream.USERS, "/users/me"),
     ("GET", "/users/{username}"): RouteTarget(Upstream.USERS, "/users/{username}"),
     ("POST", "/users/{username}/follow"): RouteTarget(Upstream.USERS, "/users/{username}/follow"),
     ("DELETE", "/users/{username}/follow"): RouteTarget(Upstream.USERS, "/users/{username}/follow"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from feedline_shared.app import DEFAULT_MAX_BODY_BYTES
+from feedline_shared.caches import DELETED_USER_MARKER_SECONDS
 from feedline_shared.settings import DEFAULT_JWT_SECRET, ServiceSettings
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -21,8 +22,9 @@ class Settings(ServiceSettings):
 
     # HS256 signing key of the access tokens; production refuses the development value.
     jwt_secret: str = DEFAULT_JWT_SECRET
-    # Lifetime of an access token; clients log in again after it.
-    jwt_ttl_seconds: int = Field(default=3600, ge=60)
+    # Lifetime of an access token; clients log in again after it. At most as long as a deleted
+    # account's marker lasts, which is what refuses the account's tokens.
+    jwt_ttl_seconds: int = Field(default=3600, ge=60, le=DELETED_USER_MARKER_SECONDS)
     # `iss` and `aud` claims, minted and required on every token.
     jwt_issuer: str = "feedline"
     jwt_audience: str = "feedline-api"

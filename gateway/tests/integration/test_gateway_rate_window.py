@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from redis.crc import key_slot
 
+from feedline_shared.caches import deleted_user_key
 from feedline_shared.problems import RateLimited
-from gateway.ratelimit import FixedWindowLimiter, window_key
+from gateway.ratelimit import FixedWindowLimiter, SubjectRefused, window_key
 
 
 async def test_a_window_counts_hits_refuses_past_the_limit_and_expires(redis) -> None:
@@ -21,3 +23,33 @@ async def test_a_window_counts_hits_refuses_past_the_limit_and_expires(redis) ->
     # The next window starts from zero.
     await limiter.hit("user:1", now=now + 60)
     assert await redis.get(window_key("demo", "user:1", int(now // 60) + 1)) == b"1"
+
+
+@pytest.mark.parametrize("limit", [5, 0])
+async def test_a_refusal_marker_refuses_before_counting_even_with_limits_off(
+    redis, limit: int
+) -> None:
+    limiter = FixedWindowLimiter(redis, name="demo", limit=limit, window_seconds=60)
+    now = 1_800_000_030.0
+    subject = f"user:{4242 + limit}"
+    marker = deleted_user_key(4242 + limit)
+    key = window_key("demo", subject, int(now // 60))
+    try:
+        await limiter.hit(subject, now=now, refused_by=marker)
+        counted = await redis.get(key)
+        await redis.set(marker, "1")
+        with pytest.raises(SubjectRefused) as refused:
+            await limiter.hit(subject, now=now, refused_by=marker)
+        assert refused.value.status == 401
+        assert await redis.get(key) == counted  # a refused request is not counted
+        # Without the marker named (API keys), the same subject is served.
+        if limit:
+            await limiter.hit(subject, now=now)
+    finally:
+        await redis.delete(marker, key)
+
+
+def test_the_marker_shares_the_hash_slot_of_the_subjects_window() -> None:
+    assert key_slot(deleted_user_key(7).encode()) == key_slot(
+        window_key("principal", "user:7", 123).encode()
+    )

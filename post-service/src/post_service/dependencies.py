@@ -60,6 +60,12 @@ async def valid_post_id(post_id: Annotated[str, Path()]) -> int:
     return int(post_id)
 
 
+async def valid_user_id(user_id: Annotated[str, Path()]) -> int:
+    if not _POSITIVE_INT.fullmatch(user_id) or int(user_id) > MAX_ID:
+        raise NotFound("User not found")
+    return int(user_id)
+
+
 async def idempotency_key_header(
     key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str | None:
@@ -95,6 +101,7 @@ AuthorsDep = Annotated[AuthorDirectory, Depends(_authors)]
 IdsDep = Annotated[IdGenerator, Depends(_ids)]
 CacheDep = Annotated[CacheInvalidation, Depends(_cache)]
 PostId = Annotated[int, Depends(valid_post_id)]
+UserIdPath = Annotated[int, Depends(valid_user_id)]
 UserIds = Annotated[list[int], Depends(user_ids_query)]
 #: Optional ``Idempotency-Key`` header: 1..200 printable ASCII characters, else 422.
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key_header)]

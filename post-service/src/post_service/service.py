@@ -188,9 +188,17 @@ async def delete_post(
 
 
 async def like_post(
-    session: AsyncSession, cache: CacheInvalidation, post_id: int, user_id: int
+    session: AsyncSession,
+    cache: CacheInvalidation,
+    authors: AuthorDirectory,
+    post_id: int,
+    user_id: int,
 ) -> LikeState:
     """Idempotent; the counter moves, and ``post.liked`` goes out, only for a new like."""
+    # A like is the one write that names no row of the acting user here: without this a
+    # deleted account's still-valid token could add likes after its erasure.
+    if await authors.summary(user_id) is None:
+        raise Unauthorized("The acting user does not exist")
     author_id = await session.scalar(select(posts.c.author_id).where(_live(post_id)))
     if author_id is None:
         raise NotFound(POST_NOT_FOUND)
@@ -358,3 +366,41 @@ async def post_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[in
     )
     counts.update({author_id: int(count) for author_id, count in rows})
     return counts
+
+
+async def erase_author(session: AsyncSession, cache: CacheInvalidation, user_id: int) -> None:
+    """After the account was deleted: every post of it deleted and every like of it removed,
+    with the usual events, so timelines, caches and affinities follow. Idempotent."""
+    deleted_ids = list(
+        await session.scalars(
+            update(posts)
+            .where(posts.c.author_id == user_id, posts.c.deleted_at.is_(None))
+            .values(deleted_at=func.now())
+            .returning(posts.c.id)
+        )
+    )
+    for post_id in deleted_ids:
+        await add_event(session, outbox, PostDeleted(post_id=post_id, author_id=user_id))
+    cache.posts_deleted(session, deleted_ids)
+    liked_ids = sorted(
+        await session.scalars(
+            delete(likes).where(likes.c.user_id == user_id).returning(likes.c.post_id)
+        )
+    )
+    if not liked_ids:
+        return
+    counts = await session.execute(
+        update(posts)
+        .where(posts.c.id.in_(liked_ids))
+        .values(like_count=posts.c.like_count - 1)
+        .returning(posts.c.id, posts.c.author_id, posts.c.like_count)
+    )
+    for post_id, author_id, like_count in counts:
+        await add_event(
+            session,
+            outbox,
+            PostUnliked(
+                post_id=post_id, author_id=author_id, user_id=user_id, like_count=like_count
+            ),
+        )
+    cache.likes_removed(session, user_id, liked_ids)

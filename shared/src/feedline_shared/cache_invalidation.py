@@ -1,7 +1,7 @@
 """Keeps feed-service's Redis copies right once the owning service has committed a change.
 
-post-service calls it for likes and deletes, user-service for follows, unfollows and profile
-changes. It runs
+post-service calls it for likes and deletes, user-service for follows, unfollows, profile
+changes and account deletions. It runs
 after the commit and before the response (:func:`feedline_shared.db.after_commit`), so the
 client's next feed read sees its own change. If Redis fails here the change stands: the fanout
 worker repeats the same invalidation when the change's event arrives.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -42,6 +42,28 @@ class CacheInvalidation:
     def post_deleted(self, session: AsyncSession, post_id: int) -> None:
         async def invalidate() -> None:
             await self._guarded(caches.invalidate_deletion(self.redis, post_id))
+
+        after_commit(session, invalidate)
+
+    def posts_deleted(self, session: AsyncSession, post_ids: Sequence[int]) -> None:
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_deletions(self.redis, post_ids))
+
+        after_commit(session, invalidate)
+
+    def likes_removed(self, session: AsyncSession, user_id: int, post_ids: Sequence[int]) -> None:
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_likes_removed(self.redis, user_id, post_ids))
+
+        after_commit(session, invalidate)
+
+    def account_deleted(
+        self, session: AsyncSession, user_id: int, follower_ids: Sequence[int]
+    ) -> None:
+        async def invalidate() -> None:
+            await self._guarded(
+                caches.invalidate_deleted_account(self.redis, user_id, follower_ids)
+            )
 
         after_commit(session, invalidate)
 

@@ -173,6 +173,16 @@ def user_key(user_id: int) -> str:
     return f"{PREFIX}:user:{{{user_id}}}"
 
 
+def deleted_user_key(user_id: int) -> str:
+    # Tagged like the gateway's per-user rate-limit key, so one script reads both on a cluster.
+    return f"{PREFIX}:deleted:{{user:{user_id}}}"
+
+
+#: How long a deleted account's marker refuses its session tokens: longer than any token can
+#: live (the gateway refuses a JWT_TTL_SECONDS above it).
+DELETED_USER_MARKER_SECONDS = 30 * 86_400
+
+
 def version_seed() -> str:
     """A random starting version for a hash that has none.
 
@@ -241,9 +251,7 @@ async def invalidate_deletion(
     redis: AnyRedis, post_id: int, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
 ) -> None:
     """After ``post_id`` was deleted: a tombstone no fill can overwrite."""
-    await _invalidate_all(
-        redis, [_invalidation(post_key(post_id), ttl_seconds, [BODY, LIKES], {DELETED: "1"})]
-    )
+    await invalidate_deletions(redis, [post_id], ttl_seconds=ttl_seconds)
 
 
 async def invalidate_following(
@@ -274,3 +282,56 @@ def queue_fill(
     pairs = [item for field, value in values.items() for item in (field, value)]
     if pairs and version is not None:
         pipe.eval(_FILL, 1, key, version, ttl_seconds, max_fields, *pairs)
+
+
+async def invalidate_deletions(
+    redis: AnyRedis, post_ids: Sequence[int], *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> None:
+    """:func:`invalidate_deletion` for many posts in one round trip."""
+    if post_ids:
+        await _invalidate_all(
+            redis,
+            [
+                _invalidation(post_key(p), ttl_seconds, [BODY, LIKES], {DELETED: "1"})
+                for p in post_ids
+            ],
+        )
+
+
+async def invalidate_likes_removed(
+    redis: AnyRedis,
+    user_id: int,
+    post_ids: Sequence[int],
+    *,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+) -> None:
+    """After all of ``user_id``'s likes of ``post_ids`` were removed at once."""
+    if post_ids:
+        changes = [_invalidation(post_key(p), ttl_seconds, [LIKES], {}) for p in post_ids]
+        changes.append(
+            _invalidation(liked_key(user_id), ttl_seconds, [str(p) for p in post_ids], {})
+        )
+        await _invalidate_all(redis, changes)
+
+
+async def invalidate_deleted_account(
+    redis: AnyRedis,
+    user_id: int,
+    follower_ids: Sequence[int] = (),
+    *,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+) -> None:
+    """After ``user_id``'s account was deleted: its session tokens are refused from now on, its
+    author summary is gone (so its posts hydrate to nothing), and the cached follow sets of the
+    account and of its former followers are dropped."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(deleted_user_key(user_id), "1", ex=DELETED_USER_MARKER_SECONDS)
+        pipe.delete(user_key(user_id))
+        await pipe.execute()
+    await _invalidate_all(
+        redis,
+        [
+            _invalidation(following_key(u), ttl_seconds, [FOLLOW_SET], {})
+            for u in (user_id, *follower_ids)
+        ],
+    )

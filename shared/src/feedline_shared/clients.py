@@ -164,6 +164,12 @@ class PostServiceClient:
         items = orjson.loads(response.content)["items"]
         return [PostRef(int(i["id"]), int(i["author_id"])) for i in items]
 
+    async def erase_author(self, user_id: int) -> None:
+        """Deletes every post and like of a deleted account (idempotent)."""
+        await call_service(
+            self.http, self.name, "POST", f"{self.base_url}/internal/users/{user_id}/erase"
+        )
+
     async def post_counts(self, user_ids: Sequence[int]) -> dict[int, int]:
         response = await call_service(
             self.http,

@@ -66,6 +66,13 @@ class UserUpdated(EventData):
     user_id: int
 
 
+class UserDeleted(EventData):
+    """The account is gone; its posts and likes are erased by post-service on this event."""
+
+    type: ClassVar[str] = "user.deleted"
+    user_id: int
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.type: cls
     for cls in (
@@ -76,6 +83,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         UserFollowed,
         UserUnfollowed,
         UserUpdated,
+        UserDeleted,
     )
 }
 

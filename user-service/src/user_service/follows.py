@@ -22,7 +22,7 @@ from feedline_shared.problems import ValidationFailed
 from feedline_shared.schemas import UserSummary
 from user_service.models import Follow, User, outbox
 from user_service.schemas import Followee
-from user_service.service import get_by_username, get_user
+from user_service.service import get_acting_user, get_by_username, get_user
 
 Direction = Literal["followers", "following"]
 
@@ -35,7 +35,7 @@ async def follow(
     username: str,
 ) -> bool:
     """Makes ``follower_id`` follow ``username``; True when this call created the follow."""
-    await get_user(session, follower_id)
+    await get_acting_user(session, follower_id)
     followee = await get_by_username(session, username)
     if followee.id == follower_id:
         raise ValidationFailed("You cannot follow yourself", field="username")

@@ -7,26 +7,34 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedline_shared.cache_invalidation import CacheInvalidation
-from feedline_shared.events import UserUpdated
+from feedline_shared.events import UserDeleted, UserUpdated
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import add_event
-from feedline_shared.problems import Conflict, NotFound, Unauthorized, ValidationFailed
+from feedline_shared.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from feedline_shared.schemas import (
     USERNAME_PATTERN,
+    AccountDeletion,
     LoginRequest,
     ProfileUpdate,
     RegisterRequest,
 )
-from user_service.models import User, outbox, utcnow
+from user_service.models import Follow, User, outbox, utcnow
 from user_service.passwords import Passwords
 from user_service.schemas import UserWithFollowers
 
 INVALID_CREDENTIALS = "Invalid username or password"
+ACTING_USER_GONE = "The account behind these credentials no longer exists"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
 
@@ -45,6 +53,14 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("User not found")
+    return user
+
+
+async def get_acting_user(session: AsyncSession, user_id: int) -> User:
+    """The caller's own account; a deleted one makes its credentials invalid (401), not a 404."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized(ACTING_USER_GONE)
     return user
 
 
@@ -116,7 +132,7 @@ async def update_profile(
     session: AsyncSession, cache: CacheInvalidation, user_id: int, changes: ProfileUpdate
 ) -> User:
     """Applies the given fields; an effective change writes ``user.updated`` with it."""
-    user = await get_user(session, user_id)
+    user = await get_acting_user(session, user_id)
     changed = False
     if changes.display_name is not None:
         display_name = _display_name(changes.display_name)
@@ -130,3 +146,51 @@ async def update_profile(
         await add_event(session, outbox, UserUpdated(user_id=user.id))
         cache.profile_changed(session, user.id)
     return user
+
+
+async def delete_account(
+    session: AsyncSession,
+    cache: CacheInvalidation,
+    passwords: Passwords,
+    user_id: int,
+    request: AccountDeletion,
+) -> None:
+    """Deletes the account with its follows (both ways) and API keys, in one transaction.
+
+    ``user.deleted`` goes out with it: post-service erases the account's posts and likes on that
+    event. After the commit the account's session tokens are refused at the gateway.
+    """
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise Unauthorized(ACTING_USER_GONE)
+    if not await passwords.verify(user.password_hash, request.password):
+        raise Forbidden("The password does not match; the account was not deleted")
+    follower_ids = list(
+        await session.scalars(select(Follow.follower_id).where(Follow.followee_id == user_id))
+    )
+    followee_ids = list(
+        await session.scalars(select(Follow.followee_id).where(Follow.follower_id == user_id))
+    )
+    # The other side's counters move with the follows that go (row locks taken in id order,
+    # as a follow takes them).
+    others = sorted({*follower_ids, *followee_ids})
+    if others:
+        await session.execute(
+            select(User.id).where(User.id.in_(others)).order_by(User.id).with_for_update()
+        )
+    if follower_ids:
+        await session.execute(
+            update(User)
+            .where(User.id.in_(follower_ids))
+            .values(following_count=User.following_count - 1)
+        )
+    if followee_ids:
+        await session.execute(
+            update(User)
+            .where(User.id.in_(followee_ids))
+            .values(followers_count=User.followers_count - 1)
+        )
+    # Follows and API keys go with the row (ON DELETE CASCADE).
+    await session.execute(delete(User).where(User.id == user_id))
+    await add_event(session, outbox, UserDeleted(user_id=user_id))
+    cache.account_deleted(session, user_id, follower_ids)

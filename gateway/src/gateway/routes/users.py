@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, status
 from starlette.responses import Response
 
 from feedline_shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from feedline_shared.schemas import Post, ProfileUpdate, User, UserSummary
+from feedline_shared.schemas import AccountDeletion, Post, ProfileUpdate, User, UserSummary
 from gateway.dependencies import CurrentPrincipal, ProxyDep, Username
 from gateway.openapi import AUTHENTICATED, WITH_BODY, WITH_QUERY, problems
 from gateway.schemas import FollowState
@@ -23,6 +23,20 @@ async def get_me(request: Request, principal: CurrentPrincipal, proxy: ProxyDep)
 async def update_me(
     payload: ProfileUpdate, request: Request, principal: CurrentPrincipal, proxy: ProxyDep
 ) -> Response:
+    return await proxy.forward(request, user_id=principal.user_id)
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(403, *WITH_BODY, *AUTHENTICATED),
+)
+async def delete_me(
+    payload: AccountDeletion, request: Request, principal: CurrentPrincipal, proxy: ProxyDep
+) -> Response:
+    """Deletes the caller's account (password asked again): its follows and API keys at once,
+    its posts and likes right after; its session tokens are refused from then on."""
     return await proxy.forward(request, user_id=principal.user_id)
 
 

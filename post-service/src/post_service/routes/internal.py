@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
 from starlette.responses import Response
 
 from post_service import service
 from post_service.dependencies import (
     AuthorsDep,
+    CacheDep,
     ReplicaSessionDep,
     SessionDep,
+    UserIdPath,
     UserIds,
     require_internal_credential,
 )
@@ -54,3 +56,10 @@ async def posts_by_authors(
 async def post_counts(user_ids: UserIds, session: ReplicaSessionDep) -> PostCounts:
     counts = await service.post_counts(session, user_ids)
     return PostCounts(counts={str(user_id): count for user_id, count in counts.items()})
+
+
+@router.post("/users/{user_id}/erase", status_code=status.HTTP_204_NO_CONTENT)
+async def erase_user(user_id: UserIdPath, session: SessionDep, cache: CacheDep) -> Response:
+    """A deleted account's posts and likes go (the fanout worker calls this on user.deleted)."""
+    await service.erase_author(session, cache, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -59,9 +59,9 @@ async def delete_post(
 
 @router.post("/posts/{post_id}/like")
 async def like_post(
-    post_id: PostId, user_id: ActingUser, session: SessionDep, cache: CacheDep
+    post_id: PostId, user_id: ActingUser, session: SessionDep, cache: CacheDep, authors: AuthorsDep
 ) -> LikeState:
-    return await service.like_post(session, cache, post_id, user_id)
+    return await service.like_post(session, cache, authors, post_id, user_id)
 
 
 @router.delete("/posts/{post_id}/like")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response, status
 
 from feedline_shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from feedline_shared.schemas import ProfileUpdate, User, UserSummary
+from feedline_shared.schemas import AccountDeletion, ProfileUpdate, User, UserSummary
 from user_service import follows, service
 from user_service.dependencies import (
     ActingUser,
     CacheDep,
     IdsDep,
+    PasswordsDep,
     PostCountsDep,
     SessionDep,
     require_internal_caller,
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/users", dependencies=[Depends(require_internal_calle
 # Declared before /users/{username}, which would otherwise take "me" for a username.
 @router.get("/me")
 async def read_me(user_id: ActingUser, session: SessionDep, posts: PostCountsDep) -> User:
-    user = await service.get_user(session, user_id)
+    user = await service.get_acting_user(session, user_id)
     return user_out(user, await posts.of(user.id))
 
 
@@ -38,6 +39,18 @@ async def update_me(
 ) -> User:
     user = await service.update_profile(session, cache, user_id, body)
     return user_out(user, await posts.of(user.id))
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(
+    body: AccountDeletion,
+    user_id: ActingUser,
+    session: SessionDep,
+    cache: CacheDep,
+    passwords: PasswordsDep,
+) -> Response:
+    await service.delete_account(session, cache, passwords, user_id, body)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{username}")
