@@ -15,6 +15,7 @@ import redis
 import redis.asyncio as aredis
 
 from bench.stats import median, summary_ms
+from feedline_shared import timelines
 from feedline_shared.timelines import encode_member
 
 #: A separate logical database for the ceiling runs, flushed afterwards; timelines live in db 0.
@@ -26,7 +27,7 @@ WRITES = 'feedline_fanout_timeline_writes_total{op="add"}'
 
 def timeline_key(user_id: int) -> str:
     """The home timeline key of the Redis contract (docs/architecture.md, default prefix)."""
-    return f"feedline:tl:{{{user_id}}}"
+    return timelines.timeline_key(user_id)
 
 
 def zadd_ceiling_benchmark(port: int, requests: int) -> float:

@@ -15,7 +15,7 @@ import redis.asyncio as aredis
 from bench.graph import post_id_at
 from bench.infra import RedisServer
 from feedline_shared.ids import EPOCH_MS
-from feedline_shared.timelines import TimelineStore
+from feedline_shared.timelines import TimelineStore, timeline_key_pattern
 
 FOLLOWEES_PER_TIMELINE = 10
 
@@ -83,7 +83,7 @@ async def _configure(port: int, listpack_entries: int) -> None:
 async def _real_timelines(redis_url: str, cap: int, sample: int) -> dict[str, object]:
     client = aredis.Redis.from_url(redis_url)
     sizes: list[tuple[int, int]] = []
-    async for key in client.scan_iter(match="feedline:tl:*", count=1000):
+    async for key in client.scan_iter(match=timeline_key_pattern(), count=1000):
         size = int(await client.zcard(key))
         if size:
             sizes.append((size, int(await client.memory_usage(key, samples=0))))

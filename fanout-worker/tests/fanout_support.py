@@ -19,7 +19,7 @@ from fanout_worker.app import create_app
 from fanout_worker.settings import Settings
 from fanout_worker.topology import DLQ
 from feedline_shared.events import EventData, EventEnvelope
-from feedline_shared.timelines import TimelineStore, encode_member
+from feedline_shared.timelines import TimelineStore, decode_member, encode_member
 
 DEFAULT_DEADLINE_SECONDS = 15.0
 
@@ -93,8 +93,9 @@ async def timelines_of(redis: Redis, user_ids: list[int]) -> list[list[int]]:
     store = TimelineStore(redis)
     pipe = redis.pipeline(transaction=False)
     for user_id in user_ids:
-        pipe.zrange(store.timeline_key(user_id), 0, -1)
-    return [[int.from_bytes(m, "big") for m in members] for members in await pipe.execute()]
+        # Members sort newest first (timelines.py); read them from the tail for oldest first.
+        pipe.zrange(store.timeline_key(user_id), 0, -1, desc=True)
+    return [[decode_member(m) for m in members] for members in await pipe.execute()]
 
 
 async def holders(redis: Redis, user_ids: list[int], post_id: int) -> int:

@@ -1,9 +1,20 @@
+import fnmatch
 import os
 
 import pytest
 from redis.asyncio import Redis
 
-from feedline_shared.timelines import TimelineStore
+from feedline_shared.timelines import (
+    FAN_OUT_BATCH_USERS,
+    MEMBER_BYTES,
+    TimelineStore,
+    decode_member,
+    encode_member,
+    meta_key,
+    meta_key_pattern,
+    timeline_key,
+    timeline_key_pattern,
+)
 
 REDIS_URL = os.environ.get("SHARED_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
@@ -58,3 +69,113 @@ async def test_timelines_expire_unless_read(store):
     ttl = await store.redis.pttl(store.timeline_key(1))
     assert 0 < ttl <= 60_000
     assert 0 < await store.redis.pttl(store.meta_key(1)) <= 60_000
+
+
+def test_members_are_complements_so_newer_ids_sort_first():
+    ids = [0, 1, 2, 255, 256, (1 << 62) + 1, (1 << 64) - 2, (1 << 64) - 1]
+    members = [encode_member(i) for i in ids]
+    assert all(len(m) == MEMBER_BYTES for m in members)
+    assert [decode_member(m) for m in members] == ids
+    assert members == sorted(members, reverse=True)
+    assert encode_member(0) == b"\xff" * 8 and encode_member((1 << 64) - 1) == b"\x00" * 8
+
+
+async def test_the_newest_post_is_rank_zero_in_redis(store):
+    await store.rebuild(1, [10, 30, 20], [])
+    await store.fan_out([1], 40)
+    raw = await store.redis.zrange(store.timeline_key(1), 0, -1)
+    assert [decode_member(m) for m in raw] == [40, 30, 20, 10]
+
+
+async def test_cursor_is_exclusive_at_both_ends_and_count_limits(store):
+    await store.rebuild(1, [10, 20, 30, 40, 50], [])
+
+    async def page(before, count=10):
+        return (await store.read(1, before=before, count=count)).post_ids
+
+    assert await page(None) == [50, 40, 30, 20, 10]
+    assert await page(None, count=2) == [50, 40]
+    assert await page(51) == [50, 40, 30, 20, 10]
+    assert await page(50) == [40, 30, 20, 10]
+    assert await page(45, count=2) == [40, 30]
+    assert await page(11) == [10]
+    assert await page(10) == []
+    assert await page(1) == []
+    # Paging with the last id of each page walks the whole timeline exactly once.
+    seen, before = [], None
+    while ids := await page(before, count=2):
+        seen += ids
+        before = ids[-1]
+    assert seen == [50, 40, 30, 20, 10]
+
+
+async def test_rebuild_and_merge_keep_the_newest_cap(store):
+    await store.rebuild(1, [9, 1, 8, 2, 7, 3, 6, 4, 5, 5], [])
+    assert (await store.read(1, before=None, count=10)).post_ids == [9, 8, 7, 6, 5]
+    assert await store.merge(1, 3, [100, 0, 50])
+    assert (await store.read(1, before=None, count=10)).post_ids == [100, 50, 9, 8, 7]
+
+
+async def test_a_late_old_post_does_not_evict_newer_ones_from_a_full_timeline(store):
+    await store.rebuild(1, [10, 20, 30, 40, 50], [])
+    assert await store.fan_out([1], 5) == 1
+    assert (await store.read(1, before=None, count=10)).post_ids == [50, 40, 30, 20, 10]
+    await store.fan_out([1], 60)
+    assert (await store.read(1, before=None, count=10)).post_ids == [60, 50, 40, 30, 20]
+    assert await store.size(1) == 5
+
+
+async def test_remove_is_idempotent(store):
+    await store.rebuild(1, [1, 2, 3], [])
+    await store.rebuild(2, [2, 4], [])
+    await store.remove([1, 2, 3], [2, 99])
+    await store.remove([1, 2, 3], [2])
+    assert (await store.read(1, before=None, count=10)).post_ids == [3, 1]
+    assert (await store.read(2, before=None, count=10)).post_ids == [4]
+
+
+async def test_batched_fan_out_spans_script_calls_and_redelivery_is_idempotent(store):
+    users = list(range(1, FAN_OUT_BATCH_USERS + 3))
+    for user_id in users[1:]:
+        await store.rebuild(user_id, [1, 2, 3, 4, 5], [])
+    assert await store.fan_out(users, 6) == len(users) - 1
+    assert await store.fan_out(users, 6) == len(users) - 1
+    for user_id in (users[1], users[FAN_OUT_BATCH_USERS], users[-1]):
+        assert (await store.read(user_id, before=None, count=10)).post_ids == [6, 5, 4, 3, 2]
+    assert not (await store.read(users[0], before=None, count=10)).built
+
+
+async def test_the_single_key_script_of_the_cluster_path_matches_the_batch(store):
+    store.cluster = True  # the per-user EVAL the cluster path sends runs on one server too
+    await store.rebuild(1, [1, 2, 3, 4, 5], [])
+    for post_id in (6, 7, 7, 0):
+        assert await store.fan_out([1, 2], post_id) == 1
+    assert (await store.read(1, before=None, count=10)).post_ids == [7, 6, 5, 4, 3]
+    assert not (await store.read(2, before=None, count=10)).built
+    assert 0 < await store.redis.pttl(store.timeline_key(1)) <= 60_000
+
+
+async def test_keys_of_the_old_format_are_ignored_and_the_timeline_rebuilt(store):
+    redis = store.redis
+    old_timeline, old_meta = "t:tl:{1}", "t:tlm:{1}"
+    # The earlier format: uncomplemented members (oldest first) beside a "built" hash.
+    await redis.zadd(old_timeline, {i.to_bytes(8, "big"): 0 for i in (1, 2, 3)})
+    await redis.hset(old_meta, mapping={"built": "1", "f:7": "1"})
+    assert {store.timeline_key(1), store.meta_key(1)}.isdisjoint({old_timeline, old_meta})
+    assert store.timeline_key(1) == timeline_key(1, "t") == "t:htl:{1}"
+    assert store.meta_key(1) == meta_key(1, "t") == "t:htlm:{1}"
+
+    assert not (await store.read(1, before=None, count=10)).built
+    assert await store.fan_out([1], 4) == 0
+    await store.rebuild(1, [1, 2, 3], [7])
+    page = await store.read(1, before=None, count=10)
+    assert page.built and page.post_ids == [3, 2, 1] and page.merged_followees == {7}
+    assert await redis.zcard(old_timeline) == 3, "the old keys are left to expire"
+
+
+def test_key_patterns_tell_timelines_from_metadata():
+    assert fnmatch.fnmatchcase(timeline_key(5), timeline_key_pattern())
+    assert not fnmatch.fnmatchcase(meta_key(5), timeline_key_pattern())
+    assert fnmatch.fnmatchcase(meta_key(5), meta_key_pattern())
+    assert not fnmatch.fnmatchcase(timeline_key(5), meta_key_pattern())
+    assert not fnmatch.fnmatchcase("feedline:tl:{5}", timeline_key_pattern())

@@ -8,6 +8,8 @@ from metrics_text import metric_value
 from redis_cluster_nodes import RedisClusterNodes
 from scaling_deployment import LIMITED_PER_PRINCIPAL, Deployment
 
+from feedline_shared.timelines import meta_key_pattern
+
 
 def test_follow_post_fan_out_unfollow_delete_on_the_cluster(
     api: Feedline, cluster: RedisClusterNodes
@@ -34,7 +36,7 @@ def test_follow_post_fan_out_unfollow_delete_on_the_cluster(
 
     # The post's author summary, the timelines and their metadata all live in the cluster.
     assert sum(cluster.keys_per_node("feedline:user:*").values()) >= 2
-    assert sum(cluster.keys_per_node("feedline:tlm:*").values()) >= 1
+    assert sum(cluster.keys_per_node(meta_key_pattern()).values()) >= 1
 
 
 def test_likes_update_affinity_and_the_ranked_feed_pages_on_the_cluster(

@@ -11,7 +11,7 @@ from redis_cluster_nodes import RedisClusterNodes
 
 from feedline_shared.redis import create_redis
 from feedline_shared.settings import ServiceSettings
-from feedline_shared.timelines import TimelineStore
+from feedline_shared.timelines import TimelineStore, timeline_key_pattern
 
 USERS = list(range(1, 201))
 
@@ -33,7 +33,7 @@ async def test_fan_out_reaches_built_timelines_on_every_node(
 
     assert await store.fan_out(USERS, 42) == len(built)
 
-    per_node = cluster.keys_per_node(f"{store.prefix}:tl:*")
+    per_node = cluster.keys_per_node(timeline_key_pattern(store.prefix))
     assert sum(per_node.values()) == len(built)
     assert all(count > 0 for count in per_node.values()), per_node
     for user_id in USERS:

@@ -1,14 +1,26 @@
 """Home timelines in Redis, shared by the fanout worker (writes) and feed-service (reads, rebuilds).
 
-A timeline is a sorted set whose members are post ids as 8-byte big-endian strings, all scored 0:
-Redis orders equal scores lexicographically, which for fixed-width big-endian integers is numeric
-order, exact for 64-bit ids (a double score is not). Cursors are exclusive lexicographic bounds.
+A timeline is a sorted set, all scored 0, whose members are post ids stored as their 64-bit
+bitwise complement (``2**64 - 1 - post_id``) in 8 big-endian bytes. Redis orders equal scores
+lexicographically, which for fixed-width big-endian integers is numeric order, exact for 64-bit
+ids (a double score is not); the complement reverses it, so the NEWEST post sorts FIRST (rank 0)
+and older posts have larger members. Why: a full timeline is a listpack of ~``cap`` entries, and
+ZADD walks it from the head to find where a new member goes. Every fan-out write adds the newest
+post, which now goes at the head after one comparison instead of at the tail after walking every
+entry; the trim that keeps the newest ``cap`` removes ranks ``cap..-1`` at the tail, which Redis
+seeks from the end. Reads go forwards from the head (ZRANGEBYLEX); cursors are exclusive
+lexicographic bounds.
 
 Beside it a metadata hash marks the timeline as built and records which followees' posts were
 merged in. Fan-out writes only to built timelines: a timeline not read for ``ttl_seconds`` lapses
 and is rebuilt from the databases on the next read, so inactive users cost no fan-out writes.
 Both keys share the hash tag ``{user_id}``; every script touches one user's keys only, so this
 works on Redis Cluster as on a single server.
+
+The keys are ``<prefix>:htl:{<user_id>}`` and ``<prefix>:htlm:{<user_id>}``. An earlier format
+(uncomplemented members, oldest first) lived under ``:tl:`` and ``:tlm:``; those keys are never
+read, so a timeline left in that format is simply rebuilt on its next read, and the old keys
+expire with their TTL.
 """
 
 from __future__ import annotations
@@ -24,16 +36,20 @@ from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from feedline_shared.redis import AnyRedis
 
 MEMBER_BYTES = 8
+_MEMBER_MAX = (1 << (8 * MEMBER_BYTES)) - 1
+DEFAULT_PREFIX = "feedline"
 FOLLOWEE_FIELD_PREFIX = "f:"
 BUILT_FIELD = "built"
+
+# Members sort newest first, so the new post is inserted at the head of the listpack, and the trim
+# keeps ranks 0..cap-1 (the newest) by removing cap..-1 at the tail.
 
 # KEYS: timeline, meta. ARGV: cap, member.
 _FAN_OUT = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[1], 0, ARGV[2])
-local size = redis.call('ZCARD', KEYS[1])
-local cap = tonumber(ARGV[1])
-if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - cap - 1) end
+-- Ranks past the cap are the oldest; on a timeline within the cap this removes nothing.
+redis.call('ZREMRANGEBYRANK', KEYS[1], tonumber(ARGV[1]), -1)
 if redis.call('PTTL', KEYS[1]) < 0 then
   local ttl = redis.call('PTTL', KEYS[2])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
@@ -50,8 +66,7 @@ for i = 1, #KEYS, 2 do
   local timeline, meta = KEYS[i], KEYS[i + 1]
   if redis.call('EXISTS', meta) == 1 then
     redis.call('ZADD', timeline, 0, ARGV[2])
-    local size = redis.call('ZCARD', timeline)
-    if size > cap then redis.call('ZREMRANGEBYRANK', timeline, 0, size - cap - 1) end
+    redis.call('ZREMRANGEBYRANK', timeline, cap, -1)
     if redis.call('PTTL', timeline) < 0 then
       local ttl = redis.call('PTTL', meta)
       if ttl > 0 then redis.call('PEXPIRE', timeline, ttl) end
@@ -67,6 +82,7 @@ FAN_OUT_BATCH_USERS = 500
 
 # KEYS: timeline, meta.
 # ARGV: cap, ttl_ms, now_ms, replace (1/0), n_followees, followees..., members...
+# Members come oldest first, so each lands at the head of the listpack (see the module docstring).
 # replace=1 rebuilds from scratch; replace=0 merges into a built timeline and is a no-op otherwise.
 _WRITE = """
 local cap = tonumber(ARGV[1])
@@ -86,7 +102,7 @@ for i = 6 + n_followees, #ARGV do
   redis.call('ZADD', KEYS[1], 0, ARGV[i])
 end
 local size = redis.call('ZCARD', KEYS[1])
-if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - cap - 1) end
+if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], cap, -1) end
 redis.call('PEXPIRE', KEYS[2], ttl)
 if size > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
@@ -101,11 +117,32 @@ return 1
 
 
 def encode_member(post_id: int) -> bytes:
-    return post_id.to_bytes(MEMBER_BYTES, "big")
+    """The sorted-set member of ``post_id``: its complement, so newer ids sort first."""
+    return (_MEMBER_MAX - post_id).to_bytes(MEMBER_BYTES, "big")
 
 
 def decode_member(member: bytes) -> int:
-    return int.from_bytes(member, "big")
+    return _MEMBER_MAX - int.from_bytes(member, "big")
+
+
+def timeline_key(user_id: int, prefix: str = DEFAULT_PREFIX) -> str:
+    """The home timeline's sorted set."""
+    return f"{prefix}:htl:{{{user_id}}}"
+
+
+def meta_key(user_id: int, prefix: str = DEFAULT_PREFIX) -> str:
+    """The timeline's metadata hash; its existence means "built"."""
+    return f"{prefix}:htlm:{{{user_id}}}"
+
+
+def timeline_key_pattern(prefix: str = DEFAULT_PREFIX) -> str:
+    """A SCAN/KEYS glob matching every home timeline (and no metadata hash)."""
+    return f"{prefix}:htl:*"
+
+
+def meta_key_pattern(prefix: str = DEFAULT_PREFIX) -> str:
+    """A SCAN/KEYS glob matching every timeline metadata hash."""
+    return f"{prefix}:htlm:*"
 
 
 @dataclass(slots=True)
@@ -124,7 +161,7 @@ class TimelineStore:
         *,
         cap: int = 800,
         ttl_seconds: int = 30 * 86_400,
-        prefix: str = "feedline",
+        prefix: str = DEFAULT_PREFIX,
     ) -> None:
         self.redis = redis
         self.cap = cap
@@ -137,10 +174,10 @@ class TimelineStore:
         self._unmerge = redis.register_script(_UNMERGE)
 
     def timeline_key(self, user_id: int) -> str:
-        return f"{self.prefix}:tl:{{{user_id}}}"
+        return timeline_key(user_id, self.prefix)
 
     def meta_key(self, user_id: int) -> str:
-        return f"{self.prefix}:tlm:{{{user_id}}}"
+        return meta_key(user_id, self.prefix)
 
     def _keys(self, user_id: int) -> list[str]:
         return [self.timeline_key(user_id), self.meta_key(user_id)]
@@ -210,7 +247,9 @@ class TimelineStore:
         replace: bool,
     ) -> bool:
         followees = [str(f) for f in followee_ids]
-        members = [encode_member(p) for p in sorted(set(post_ids), reverse=True)[: self.cap]]
+        newest = sorted(set(post_ids), reverse=True)[: self.cap]
+        # Oldest first: each ZADD then inserts at the head of the listpack, after one comparison.
+        members = [encode_member(p) for p in reversed(newest)]
         args: list[object] = [
             self.cap,
             self.ttl_ms,
@@ -234,10 +273,11 @@ class TimelineStore:
     ) -> None:
         """Adds :meth:`read`'s commands to ``pipe``; :meth:`page_from` reads the last
         ``READ_COMMANDS`` results."""
-        upper = b"(" + encode_member(before) if before is not None else b"+"
+        # Older ids have larger members: the page starts just past ``before`` (exclusive).
+        lower = b"(" + encode_member(before) if before is not None else b"-"
         timeline, meta = self.timeline_key(user_id), self.meta_key(user_id)
         pipe.hgetall(meta)
-        pipe.zrevrangebylex(timeline, upper, b"-", start=0, num=count)
+        pipe.zrangebylex(timeline, lower, b"+", start=0, num=count)
         pipe.pexpire(meta, self.ttl_ms)
         pipe.pexpire(timeline, self.ttl_ms)
 
