@@ -8,6 +8,7 @@ from feedline_shared.timelines import (
     FAN_OUT_BATCH_USERS,
     MEMBER_BYTES,
     TimelineStore,
+    VersionedHashRead,
     decode_member,
     encode_member,
     meta_key,
@@ -179,3 +180,25 @@ def test_key_patterns_tell_timelines_from_metadata():
     assert fnmatch.fnmatchcase(meta_key(5), meta_key_pattern())
     assert not fnmatch.fnmatchcase(timeline_key(5), meta_key_pattern())
     assert not fnmatch.fnmatchcase("feedline:tl:{5}", timeline_key_pattern())
+
+
+async def test_a_versioned_hash_is_read_beside_the_timeline_in_the_same_call(store):
+    await store.rebuild(1, [10, 20], [7])
+    redis = store.redis
+    absent = VersionedHashRead("t:following:{1}", ["v", "set"], 30, "111")
+    page = await store.read(1, before=None, count=10, beside=absent)
+    assert page.post_ids == [20, 10] and page.merged_followees == {7}
+    # A hash without a version gets the seed (and a TTL), so a later fill can be checked.
+    assert absent.row == [b"111", None]
+    assert 0 < await redis.ttl("t:following:{1}") <= 30
+    await redis.hset("t:following:{1}", mapping={"v": "5", "set": "[1]"})
+    await redis.expire("t:following:{1}", 1000)
+    present = VersionedHashRead("t:following:{1}", ["v", "set"], 30, "222")
+    await store.read(1, before=20, count=10, beside=present)
+    assert present.row == [b"5", b"[1]"]
+    # A TTL it already had is kept: reads do not extend a cached copy's life.
+    assert await redis.ttl("t:following:{1}") > 30
+    # An unbuilt timeline still answers the hash's row.
+    other = VersionedHashRead("t:following:{2}", ["v", "set"], 30, "333")
+    assert not (await store.read(2, before=None, count=10, beside=other)).built
+    assert other.row == [b"333", None]

@@ -10,14 +10,13 @@ that just crossed the celebrity threshold can take that long to be merged at rea
 from __future__ import annotations
 
 import orjson
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import RedisError
 
 from feed_service.metrics import FOLLOW_SET_CACHE
 from feedline_shared import caches
 from feedline_shared.clients import Followee, UserServiceClient
 from feedline_shared.redis import AnyRedis, RedisBreaker
+from feedline_shared.timelines import VersionedHashRead
 
 
 def encode_follow_set(following: list[Followee]) -> bytes:
@@ -42,16 +41,17 @@ class FollowSets:
         self.ttl_seconds = ttl_seconds
         self.breaker = RedisBreaker("follow-set cache", redis_retry_after_seconds)
 
-    def queue_read(self, pipe: Pipeline | ClusterPipeline, user_id: int) -> bool:
-        """Adds the cached set's read to ``pipe`` (shared with the timeline's first read, one
-        round trip); False when Redis is being skipped after a failure. The row is the result
-        at index ``caches.VERSIONED_READ_RESULTS - 1`` of what was added."""
+    def versioned_read(self, user_id: int) -> VersionedHashRead | None:
+        """The cached set's read, made beside the timeline's first read (same hash tag, one
+        call); None when Redis is being skipped after a failure. Its row is ``[v, set]``."""
         if not self.breaker.usable():
-            return False
-        caches.queue_versioned_read(
-            pipe, caches.following_key(user_id), [caches.FOLLOW_SET], self.ttl_seconds
+            return None
+        return VersionedHashRead(
+            caches.following_key(user_id),
+            [caches.VERSION, caches.FOLLOW_SET],
+            self.ttl_seconds,
+            caches.version_seed(),
         )
-        return True
 
     async def resolve(self, user_id: int, row: list[bytes | None] | None) -> list[Followee]:
         """The set from its cached ``[v, set]`` row, else from user-service (then cached).

@@ -30,7 +30,6 @@ from feed_service.follow_sets import FollowSets
 from feed_service.metrics import TIMELINE_READS
 from feed_service.rebuild import TimelineRebuilder
 from feed_service.sources import POSTS_BY_AUTHORS_MAX, AuthorsSource, IdSource, TimelineSource
-from feedline_shared import caches
 from feedline_shared.clients import Followee, PostServiceClient
 from feedline_shared.problems import DependencyUnavailable
 from feedline_shared.timelines import TimelinePage, TimelineStore
@@ -111,20 +110,17 @@ class FeedPlanner:
     async def _first_reads(
         self, user_id: int, before: int | None, count: int
     ) -> tuple[list[bytes | None] | None, TimelinePage | None]:
-        """The cached follow set's row and the timeline's first page, in one Redis round trip.
+        """The cached follow set's row and the timeline's first page, in one script call.
 
         None for what could not be read (Redis down, or the follow-set cache being skipped).
         """
+        follow_set = self.follow_sets.versioned_read(user_id)
         try:
-            async with self.store.redis.pipeline(transaction=False) as pipe:
-                reads_follows = self.follow_sets.queue_read(pipe, user_id)
-                self.store.queue_read(pipe, user_id, before=before, count=count)
-                results = await pipe.execute()
+            page = await self.store.read(user_id, before=before, count=count, beside=follow_set)
         except (RedisError, OSError) as exc:
             self.follow_sets.breaker.failed(exc)
             return None, None
-        follow_row = results[caches.VERSIONED_READ_RESULTS - 1] if reads_follows else None
-        return follow_row, self.store.page_from(results)
+        return (follow_set.row if follow_set is not None else None), page
 
     async def _timeline(
         self,
