@@ -10,12 +10,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, PlainSerializer
 
-IdStr = Annotated[int, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
+# The builtin, not a lambda: serialisers run once per id of every page, and a builtin skips the
+# Python frame.
+IdStr = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
 
 
 def format_time(value: datetime) -> str:
-    moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    # A naive isoformat is C code with no offset to format, under half the cost of strftime:
+    # this runs for every post of every page.
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_time, return_type=str, when_used="json")]
