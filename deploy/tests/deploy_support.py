@@ -60,6 +60,7 @@ GAUGES = {
     "feedline_dependency_up",
     "feedline_outbox_backlog",
     "feedline_fanout_queue_depth",
+    "feedline_db_pool_connections",
 }
 HISTOGRAMS = {
     "feedline_http_request_duration_seconds",
