@@ -197,6 +197,21 @@ def terminate(pid: int, sig: int = signal.SIGTERM, timeout: float = 10.0) -> Non
             os.killpg(pid, signal.SIGKILL)
 
 
+def runs(pid: int, spec: ProcessSpec) -> bool:
+    """The pid is alive and still runs this spec's program: a pid file left by a crash or a
+    reboot may name a pid the system has since given to something else, which must not be
+    signalled or taken for ours. Without /proc (not Linux) liveness is all there is to go on."""
+    if not alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    except OSError:
+        return True
+    return spec.args[-1 if spec.name == "fanout-worker" else 1].encode() in cmdline
+
+
 def http_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL
@@ -230,7 +245,7 @@ def main() -> int:
     if args.command == "status":
         for spec in specs:
             pid = read_pid(run_dir / f"{spec.name}.pid")
-            state = "running" if pid and alive(pid) else "stopped"
+            state = "running" if pid and runs(pid, spec) else "stopped"
             ready = http_status(f"http://127.0.0.1:{spec.port}/readyz")
             print(f"{spec.name:14} {state:8} pid={pid or '-':<8} :{spec.port} readyz={ready}")
         return 0
@@ -238,7 +253,7 @@ def main() -> int:
     if args.command == "down":
         for spec in reversed(specs):
             pid = read_pid(run_dir / f"{spec.name}.pid")
-            if pid and alive(pid):
+            if pid and runs(pid, spec):
                 terminate(pid)
                 print(f"stopped {spec.name} (pid {pid})")
             (run_dir / f"{spec.name}.pid").unlink(missing_ok=True)
@@ -253,7 +268,7 @@ def main() -> int:
     }
     for spec in specs:
         pid = read_pid(system.pid_file(spec.name))
-        if pid and alive(pid):
+        if pid and runs(pid, spec):
             print(f"{spec.name} already running (pid {pid})")
             continue
         system.start(spec)
