@@ -71,12 +71,19 @@ class Ledger:
     likes: dict[tuple[str, str], PairState] = field(default_factory=dict)
     #: accounts that read their feed during the run.
     readers: set[str] = field(default_factory=set)
+    #: accounts whose deletion got a 204.
+    gone: set[str] = field(default_factory=set)
+    #: accounts whose deletion got no answer (or a 5xx): either state is acceptable.
+    gone_uncertain: set[str] = field(default_factory=set)
 
     def now(self) -> float:
         return time.monotonic() - self.started_at
 
     def by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts}
+
+    def touched_by_deletion(self) -> set[str]:
+        return self.gone | self.gone_uncertain
 
 
 def record_pair(
@@ -151,7 +158,8 @@ class LoadWorker:
             self.ledger.accounts.append(account)
 
     async def follow(self, me: Account, unfollow: bool) -> None:
-        others = [a for a in self.ledger.accounts if a.id != me.id]
+        touched = self.ledger.touched_by_deletion()
+        others = [a for a in self.ledger.accounts if a.id != me.id and a.id not in touched]
         if unfollow:
             others = [
                 a
@@ -203,6 +211,19 @@ class LoadWorker:
             return  # deleted meanwhile by its author
         record_pair(self.ledger.likes, (me.id, post_id), acked)
 
+    async def delete_account(self, me: Account) -> None:
+        """Deletes one of this worker's accounts, which then makes no further request."""
+        response = await self.call(
+            "delete_account", "DELETE", "/users/me", me, json={"password": PASSWORD}
+        )
+        if response is not None and 400 <= response.status_code < 500:
+            return  # refused: the account stays
+        self.own.remove(me)
+        if response is not None and response.status_code == 204:
+            self.ledger.gone.add(me.id)
+        else:
+            self.ledger.gone_uncertain.add(me.id)
+
     async def read_feed(self, me: Account) -> None:
         response = await self.call("feed", "GET", "/feed", me, params={"limit": 20})
         if response is not None and response.status_code == 200:
@@ -226,6 +247,8 @@ class LoadWorker:
             await self.delete(me)
         elif roll < 0.78:
             await self.like(me)
+        elif roll < 0.784 and len(self.own) > 1:
+            await self.delete_account(me)
         else:
             await self.read_feed(me)
 

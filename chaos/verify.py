@@ -172,11 +172,18 @@ async def verify(
             (str(r["user_id"]), str(r["post_id"]))
             for r in await conn.fetch("SELECT user_id, post_id FROM posts.likes")
         }
+        user_rows = {str(r["id"]) for r in await conn.fetch("SELECT id FROM users.users")}
     finally:
         await conn.close()
 
-    # Acknowledged writes.
-    live_acked = [p for p in ledger.posts if p not in ledger.deleted | ledger.delete_uncertain]
+    # Acknowledged writes. What a deleted account (or one whose deletion got no answer) wrote is
+    # checked against the deletion instead, below.
+    touched = ledger.touched_by_deletion()
+    live_acked = [
+        p
+        for p, author in ledger.posts.items()
+        if p not in ledger.deleted | ledger.delete_uncertain and author not in touched
+    ]
     lost_posts = [p for p in live_acked if not post_rows.get(p, False)]
     checks.append(
         Check(
@@ -193,7 +200,11 @@ async def verify(
             not undeleted,
         )
     )
-    definite = {k: s for k, s in ledger.follows.items() if not s.uncertain and s.acked is not None}
+    definite = {
+        k: s
+        for k, s in ledger.follows.items()
+        if not s.uncertain and s.acked is not None and not set(k) & touched
+    }
     wrong_follows = [k for k, s in definite.items() if (k in follow_rows) != s.acked]
     checks.append(
         Check(
@@ -202,7 +213,14 @@ async def verify(
             not wrong_follows,
         )
     )
-    acked_likes = [k for k, s in ledger.likes.items() if s.acked and not s.uncertain]
+    acked_likes = [
+        k
+        for k, s in ledger.likes.items()
+        if s.acked
+        and not s.uncertain
+        and k[0] not in touched
+        and ledger.posts.get(k[1]) not in touched
+    ]
     lost_likes = [k for k in acked_likes if k not in like_rows]
     checks.append(
         Check(
@@ -211,21 +229,45 @@ async def verify(
             not lost_likes,
         )
     )
+    # Acknowledged account deletions: everything of the account is gone, its token refused.
+    survivors = [
+        *(u for u in ledger.gone if u in user_rows),
+        *(p for p, author in ledger.posts.items() if author in ledger.gone and post_rows.get(p)),
+        *(f"{a}->{b}" for a, b in follow_rows if {a, b} & ledger.gone),
+        *(f"like {u} {p}" for u, p in like_rows if u in ledger.gone),
+    ]
+    accounts = ledger.by_id()
+    async with httpx.AsyncClient(base_url=f"{gateway_url}/api/v1", timeout=10) as client:
+        for user_id in sorted(ledger.gone):
+            me = await client.get("/users/me", headers=accounts[user_id].headers)
+            if me.status_code != 401:
+                survivors.append(f"token of {user_id}: HTTP {me.status_code}")
+    checks.append(
+        Check(
+            "deleted accounts: row, posts, follows, likes gone, token 401",
+            f"{len(survivors)} left for {len(ledger.gone)} accounts",
+            not survivors,
+        )
+    )
     figures["lost"] = {
         "posts": lost_posts,
         "undeleted": undeleted,
         "follows": [list(k) for k in wrong_follows],
         "likes": [list(k) for k in lost_likes],
+        "deleted_account_leftovers": survivors,
     }
-    figures["lost_items"] = len(lost_posts) + len(undeleted) + len(wrong_follows) + len(lost_likes)
+    figures["lost_items"] = (
+        len(lost_posts) + len(undeleted) + len(wrong_follows) + len(lost_likes) + len(survivors)
+    )
+    figures["accounts_deleted"] = len(ledger.gone)
     figures["uncertain"] = {
         "follow_pairs": sum(1 for s in ledger.follows.values() if s.uncertain),
         "deletes": len(ledger.delete_uncertain),
+        "account_deletions": len(ledger.gone_uncertain),
     }
 
     # Feeds of a sample of active readers, against the databases.
-    accounts = ledger.by_id()
-    readers = sorted(ledger.readers)[:FEED_SAMPLE]
+    readers = sorted(ledger.readers - touched)[:FEED_SAMPLE]
     following: dict[str, set[str]] = {}
     for follower, followee in follow_rows:
         following.setdefault(follower, set()).add(followee)

@@ -35,6 +35,8 @@ class StandInState:
     page_delay: dict[int, float] = field(default_factory=dict)
     #: user ids whose erasure post-service was asked for, in order
     erased: list[int] = field(default_factory=list)
+    #: accounts user-service no longer knows (deleted): their follower pages are 404
+    deleted_users: set[int] = field(default_factory=set)
     #: when set, every internal route answers 500
     failing: bool = False
     requests: Counter[str] = field(default_factory=Counter)
@@ -44,6 +46,7 @@ class StandInState:
         self.posts.clear()
         self.page_delay.clear()
         self.erased.clear()
+        self.deleted_users.clear()
         self.failing = False
         self.requests.clear()
 
@@ -76,6 +79,11 @@ def build_app(state: StandInState) -> Starlette:
         if state.failing:
             return failure()
         author = int(request.path_params["user_id"])
+        if author in state.deleted_users:
+            return JSONResponse(
+                {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "no user"},
+                status_code=404,
+            )
         limit = int(request.query_params.get("limit", "1000"))
         cursor = request.query_params.get("cursor")
         delay = state.page_delay.get(author, 0.0)

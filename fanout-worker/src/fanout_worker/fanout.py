@@ -27,6 +27,7 @@ from fanout_worker.metrics import DELIVERY_LAG, FANOUT_DURATION, TIMELINE_WRITES
 from fanout_worker.publisher import Publisher
 from fanout_worker.topology import CHUNKS_QUEUE
 from feedline_shared.clients import UserServiceClient
+from feedline_shared.problems import NotFound
 from feedline_shared.redis import AnyRedis
 from feedline_shared.timelines import TimelineStore
 
@@ -118,9 +119,19 @@ class FanOut:
         started before the last page was even fetched), so both figures can read short by up to
         about one page write: a few milliseconds against a fan-out of hundreds.
         """
-        follower_ids, next_cursor = await self.users.follower_ids_page(
-            task.author_id, cursor=task.cursor or None, limit=self.chunk_size
-        )
+        try:
+            follower_ids, next_cursor = await self.users.follower_ids_page(
+                task.author_id, cursor=task.cursor or None, limit=self.chunk_size
+            )
+        except NotFound:
+            # The author's account was deleted: it has no followers left to write to (its
+            # posts' entries in former followers' timelines are filtered out on every read,
+            # their author being neither followed nor known). Not a poison message.
+            logger.info(
+                "author no longer exists; nothing to fan out",
+                extra={"author_id": task.author_id, "post_id": task.post_id, "op": task.op},
+            )
+            follower_ids, next_cursor = [], None
         # A retried page whose successor is already queued must not queue it again: every
         # failed attempt would otherwise start another copy of the rest of the fan-out. A
         # different cursor (followers changed in between) is queued, so no follower is skipped.

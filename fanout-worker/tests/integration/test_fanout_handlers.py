@@ -153,6 +153,24 @@ async def test_user_deleted_erases_the_accounts_posts_and_drops_its_caches_and_t
     assert not (await TimelineStore(redis).read(gone, before=None, count=10)).built
 
 
+async def test_events_of_a_deleted_author_are_done_not_dead_lettered(
+    worker: FastAPI, stand_in: StandInServer, redis: Redis, channel: AbstractChannel
+) -> None:
+    gone = 9_100_002
+    stand_in.state.deleted_users.add(gone)
+    await build_timelines(redis, [gone])
+    created = metric("feedline_fanout_events_total", type="post.created", outcome="ok")
+    deleted = metric("feedline_fanout_events_total", type="post.deleted", outcome="ok")
+    dead = metric("feedline_fanout_events_total", type="post.deleted", outcome="dead")
+    now = datetime.now(UTC)
+    # The erasure's post.deleted, and a post.created still in flight when the account went.
+    await publish(channel, PostCreated(post_id=9_100_100, author_id=gone, created_at=now))
+    await publish(channel, PostDeleted(post_id=9_100_101, author_id=gone))
+    await _consumed("post.created", 1, created)
+    await _consumed("post.deleted", 1, deleted)
+    assert metric("feedline_fanout_events_total", type="post.deleted", outcome="dead") == dead
+
+
 async def test_celebrity_posts_reach_only_the_authors_own_timeline(
     stand_in: StandInServer, redis: Redis, channel: AbstractChannel, settings: Settings
 ) -> None:
