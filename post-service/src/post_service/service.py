@@ -33,7 +33,7 @@ from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.cursors import cursor_int, decode_cursor, encode_cursor
 from feedline_shared.events import PostCreated, PostDeleted, PostLiked, PostUnliked
 from feedline_shared.ids import IdGenerator
-from feedline_shared.outbox import add_event
+from feedline_shared.outbox import add_event, add_events
 from feedline_shared.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from feedline_shared.schemas import Post, PostCreateRequest, UserSummary
 from post_service.authors import AuthorDirectory
@@ -379,8 +379,8 @@ async def erase_author(session: AsyncSession, cache: CacheInvalidation, user_id:
             .returning(posts.c.id)
         )
     )
-    for post_id in deleted_ids:
-        await add_event(session, outbox, PostDeleted(post_id=post_id, author_id=user_id))
+    deletions = [PostDeleted(post_id=post_id, author_id=user_id) for post_id in deleted_ids]
+    await add_events(session, outbox, deletions)
     cache.posts_deleted(session, deleted_ids)
     liked_ids = sorted(
         await session.scalars(
@@ -395,12 +395,12 @@ async def erase_author(session: AsyncSession, cache: CacheInvalidation, user_id:
         .values(like_count=posts.c.like_count - 1)
         .returning(posts.c.id, posts.c.author_id, posts.c.like_count)
     )
-    for post_id, author_id, like_count in counts:
-        await add_event(
-            session,
-            outbox,
-            PostUnliked(
-                post_id=post_id, author_id=author_id, user_id=user_id, like_count=like_count
-            ),
-        )
+    await add_events(
+        session,
+        outbox,
+        [
+            PostUnliked(post_id=post_id, author_id=author_id, user_id=user_id, like_count=count)
+            for post_id, author_id, count in counts
+        ],
+    )
     cache.likes_removed(session, user_id, liked_ids)

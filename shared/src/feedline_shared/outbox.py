@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -76,18 +77,33 @@ def notify_channel(schema: str) -> str:
 
 async def add_event(session: AsyncSession, table: Table, data: EventData) -> EventEnvelope:
     """Adds the event to the caller's transaction; it is published only if that commits."""
-    envelope = EventEnvelope.wrap(data)
+    (envelope,) = await add_events(session, table, [data])
+    return envelope
+
+
+async def add_events(
+    session: AsyncSession, table: Table, events: Sequence[EventData]
+) -> list[EventEnvelope]:
+    """:func:`add_event` for many events: one insert and one notification for all of them,
+    in the order given (outbox ids, and so publishing, follow it)."""
+    envelopes = [EventEnvelope.wrap(data) for data in events]
+    if not envelopes:
+        return []
     await session.execute(
-        table.insert().values(
-            event_id=envelope.event_id,
-            event_type=envelope.type,
-            payload=envelope.model_dump(mode="json"),
-        )
+        table.insert(),
+        [
+            {
+                "event_id": envelope.event_id,
+                "event_type": envelope.type,
+                "payload": envelope.model_dump(mode="json"),
+            }
+            for envelope in envelopes
+        ],
     )
     await session.execute(
         text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(table.schema or "")}
     )
-    return envelope
+    return envelopes
 
 
 class OutboxRelay:
