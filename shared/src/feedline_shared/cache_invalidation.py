@@ -53,7 +53,7 @@ class CacheInvalidation:
 
     def likes_removed(self, session: AsyncSession, user_id: int, post_ids: Sequence[int]) -> None:
         async def invalidate() -> None:
-            await self._guarded(caches.invalidate_likes_removed(self.redis, user_id, post_ids))
+            await self._guarded(caches.invalidate_likes(self.redis, user_id, post_ids))
 
         after_commit(session, invalidate)
 

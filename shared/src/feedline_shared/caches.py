@@ -238,13 +238,7 @@ async def invalidate_like(
     redis: AnyRedis, post_id: int, user_id: int, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
 ) -> None:
     """After ``user_id`` liked or unliked ``post_id``: its count and that viewer's state."""
-    await _invalidate_all(
-        redis,
-        [
-            _invalidation(post_key(post_id), ttl_seconds, [LIKES], {}),
-            _invalidation(liked_key(user_id), ttl_seconds, [str(post_id)], {}),
-        ],
-    )
+    await invalidate_likes(redis, user_id, [post_id], ttl_seconds=ttl_seconds)
 
 
 async def invalidate_deletion(
@@ -258,8 +252,16 @@ async def invalidate_following(
     redis: AnyRedis, follower_id: int, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
 ) -> None:
     """After ``follower_id`` followed or unfollowed someone."""
+    await invalidate_followings(redis, [follower_id], ttl_seconds=ttl_seconds)
+
+
+async def invalidate_followings(
+    redis: AnyRedis, follower_ids: Sequence[int], *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> None:
+    """:func:`invalidate_following` for many readers in one round trip."""
     await _invalidate_all(
-        redis, [_invalidation(following_key(follower_id), ttl_seconds, [FOLLOW_SET], {})]
+        redis,
+        [_invalidation(following_key(f), ttl_seconds, [FOLLOW_SET], {}) for f in follower_ids],
     )
 
 
@@ -298,14 +300,15 @@ async def invalidate_deletions(
         )
 
 
-async def invalidate_likes_removed(
+async def invalidate_likes(
     redis: AnyRedis,
     user_id: int,
     post_ids: Sequence[int],
     *,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
 ) -> None:
-    """After all of ``user_id``'s likes of ``post_ids`` were removed at once."""
+    """After ``user_id``'s likes of ``post_ids`` were added or removed: their counts and that
+    viewer's state, in one round trip."""
     if post_ids:
         changes = [_invalidation(post_key(p), ttl_seconds, [LIKES], {}) for p in post_ids]
         changes.append(
@@ -328,10 +331,4 @@ async def invalidate_deleted_account(
         pipe.set(deleted_user_key(user_id), "1", ex=DELETED_USER_MARKER_SECONDS)
         pipe.delete(user_key(user_id))
         await pipe.execute()
-    await _invalidate_all(
-        redis,
-        [
-            _invalidation(following_key(u), ttl_seconds, [FOLLOW_SET], {})
-            for u in (user_id, *follower_ids)
-        ],
-    )
+    await invalidate_followings(redis, [user_id, *follower_ids], ttl_seconds=ttl_seconds)
