@@ -53,17 +53,19 @@ async def _ids(request: Request) -> IdGenerator:
     return request.app.state.ids  # type: ignore[no-any-return]
 
 
+def _positive_id(value: str, what: str) -> int:
+    """A path id that is not a positive 64-bit integer names nothing: 404, not 422."""
+    if not _POSITIVE_INT.fullmatch(value) or int(value) > MAX_ID:
+        raise NotFound(f"{what} not found")
+    return int(value)
+
+
 async def valid_post_id(post_id: Annotated[str, Path()]) -> int:
-    """A path id that is not a positive 64-bit integer names no post: 404, not 422."""
-    if not _POSITIVE_INT.fullmatch(post_id) or int(post_id) > MAX_ID:
-        raise NotFound("Post not found")
-    return int(post_id)
+    return _positive_id(post_id, "Post")
 
 
 async def valid_user_id(user_id: Annotated[str, Path()]) -> int:
-    if not _POSITIVE_INT.fullmatch(user_id) or int(user_id) > MAX_ID:
-        raise NotFound("User not found")
-    return int(user_id)
+    return _positive_id(user_id, "User")
 
 
 async def idempotency_key_header(
