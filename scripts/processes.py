@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +145,19 @@ class System:
                 proc.wait(timeout=1)
         self.pid_file(name).unlink(missing_ok=True)
 
+    def spec(self, name: str) -> ProcessSpec:
+        return next(s for s in process_specs(self.base_port) if s.name == name)
+
+    @contextlib.contextmanager
+    def stopped(self, name: str) -> Iterator[None]:
+        """The process is down inside the block, and started again and ready after it."""
+        self.stop(name)
+        try:
+            yield
+        finally:
+            self.start(self.spec(name))
+            self.wait_ready([name])
+
     def stop_all(self) -> None:
         for spec in reversed(process_specs(self.base_port)):
             self.stop(spec.name)
@@ -209,7 +223,8 @@ def runs(pid: int, spec: ProcessSpec) -> bool:
         return not Path("/proc/self").exists()
     except OSError:
         return True
-    return spec.args[-1 if spec.name == "fanout-worker" else 1].encode() in cmdline
+    # The program's arguments (app, port, …) follow its interpreter or launcher in argv.
+    return all(arg.encode() in cmdline for arg in spec.args[1:])
 
 
 def http_status(url: str) -> int | None:

@@ -60,19 +60,13 @@ def test_deleted_post_is_hidden_even_when_the_removal_job_is_not_running(
     api.follow(reader, author)
     post = api.post(author, "to be deleted")["id"]
     eventually(lambda: post in api.feed_ids(reader), timeout=5)
-    system.stop("fanout-worker")
-    try:
+    with system.stopped("fanout-worker"):
         # Likes too show at once: post-service invalidates the cached copies itself.
         assert api.request("POST", f"/posts/{post}/like", reader).status_code == 200
         item = api.feed(reader)["items"][0]
         assert (item["id"], item["like_count"], item["liked_by_me"]) == (post, 1, True)
         assert api.request("DELETE", f"/posts/{post}", author).status_code == 204
         assert post not in api.feed_ids(reader)
-    finally:
-        from processes import process_specs
-
-        system.start(next(s for s in process_specs(system.base_port) if s.name == "fanout-worker"))
-        system.wait_ready(["fanout-worker"])
 
 
 def test_likes_show_in_the_next_feed_read(api: Feedline) -> None:

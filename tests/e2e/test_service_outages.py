@@ -3,22 +3,9 @@ what does not need it keeps working, and everything returns when it does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from feedline_client import Account, Feedline
-from processes import System, process_specs
+from processes import System
 from test_auth_and_users import assert_problem
-
-
-@contextmanager
-def stopped(system: System, name: str) -> Iterator[None]:
-    system.stop(name)
-    try:
-        yield
-    finally:
-        system.start(next(s for s in process_specs(system.base_port) if s.name == name))
-        system.wait_ready([name])
 
 
 def key_of(api: Feedline, account: Account) -> str:
@@ -35,7 +22,7 @@ def test_user_service_down_is_503_on_its_routes_and_the_feed_still_serves(
     post = api.post(author, "before the outage")["id"]
     assert post in api.feed_ids(reader)  # the follow set and timeline are cached now
     key = key_of(api, reader)
-    with stopped(system, "user-service"):
+    with system.stopped("user-service"):
         assert_problem(api.request("GET", "/users/me", reader), 503)
         assert_problem(api.request("POST", f"/users/{author.username}/follow", reader), 503)
         login = {"username": reader.username, "password": reader.password}
@@ -52,7 +39,7 @@ def test_post_service_down_is_503_on_post_routes_and_profiles_still_answer(
     api: Feedline, system: System
 ) -> None:
     author = api.register("outposts")
-    with stopped(system, "post-service"):
+    with system.stopped("post-service"):
         assert_problem(api.request("POST", "/posts", author, json={"caption": "lost?"}), 503)
         me = api.request("GET", "/users/me", author)
         assert me.status_code == 200 and me.json()["posts_count"] is None
