@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.health import ReadinessCheck
 from feedline_shared.http import create_internal_client
 from feedline_shared.redis import create_redis
 from gateway.auth import Authenticator
+from gateway.lane import ForwardLane, lane_routes
 from gateway.openapi import install_openapi
 from gateway.proxy import Proxy
 from gateway.ratelimit import FixedWindowLimiter
@@ -21,18 +23,28 @@ from gateway.routing import API_PREFIX, Upstream
 from gateway.settings import Settings
 from gateway.tokens import TokenIssuer
 
+#: The public routes, in matching order.
+PUBLIC_ROUTERS = (auth.router, users.router, posts.router, feed.router)
+
 
 def _public_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, posts, feed):
-        router.include_router(module.router)
+    for module_router in PUBLIC_ROUTERS:
+        router.include_router(module_router)
     return router
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    forward_lane: bool = True,
 ) -> FastAPI:
-    """``transport`` stands in for the services in tests; the network is used otherwise."""
+    """``transport`` stands in for the services in tests; the network is used otherwise.
+
+    ``forward_lane=False`` serves every route through FastAPI: the reference the lane
+    (:mod:`gateway.lane`) is tested against.
+    """
     settings = settings or Settings()
     tokens = TokenIssuer(
         settings.jwt_secret,
@@ -63,12 +75,15 @@ def create_app(
         app.state.redis = redis
         app.state.proxy = proxy
         app.state.tokens = tokens
-        app.state.authenticator = Authenticator(tokens, proxy)
-        app.state.principal_limiter = FixedWindowLimiter(
-            redis,
-            name="principal",
-            limit=settings.rate_limit_per_principal,
-            window_seconds=settings.rate_limit_window_seconds,
+        app.state.authenticator = Authenticator(
+            tokens,
+            proxy,
+            FixedWindowLimiter(
+                redis,
+                name="principal",
+                limit=settings.rate_limit_per_principal,
+                window_seconds=settings.rate_limit_window_seconds,
+            ),
         )
         app.state.address_limiter = FixedWindowLimiter(
             redis,
@@ -103,6 +118,13 @@ def create_app(
         routers=[_public_router()],
         max_body_bytes=settings.max_body_bytes,
         public_docs=True,
+        inner_middleware=[
+            Middleware(
+                ForwardLane, routes=lane_routes(PUBLIC_ROUTERS, API_PREFIX), prefix=API_PREFIX
+            )
+        ]
+        if forward_lane
+        else [],
     )
     install_openapi(app)
     return app

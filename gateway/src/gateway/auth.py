@@ -6,9 +6,12 @@ import logging
 from dataclasses import dataclass
 
 import orjson
+from fastapi.security.utils import get_authorization_scheme_param
 
+from feedline_shared.caches import deleted_user_key
 from feedline_shared.problems import DependencyUnavailable, Unauthorized
 from gateway.proxy import Proxy
+from gateway.ratelimit import FixedWindowLimiter
 from gateway.routing import Upstream
 from gateway.tokens import TokenIssuer
 
@@ -34,10 +37,29 @@ class Principal:
         return f"user:{self.user_id}"
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for anything else (as
+    FastAPI's ``HTTPBearer(auto_error=False)`` reads it)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
 class Authenticator:
-    def __init__(self, tokens: TokenIssuer, proxy: Proxy) -> None:
+    def __init__(self, tokens: TokenIssuer, proxy: Proxy, limiter: FixedWindowLimiter) -> None:
         self.tokens = tokens
         self.proxy = proxy
+        self.limiter = limiter
+
+    async def admit(self, *, bearer_token: str | None, api_key: str | None) -> Principal:
+        """The authenticated caller, counted against its rate limit (401 or 429 otherwise)."""
+        principal = await self.authenticate(bearer_token=bearer_token, api_key=api_key)
+        # A session token outlives its account's deletion: the account's marker refuses it. (An
+        # API key is verified by user-service on every request and goes with the account.)
+        marker = deleted_user_key(principal.user_id) if principal.api_key_id is None else None
+        await self.limiter.hit(principal.rate_limit_subject, refused_by=marker)
+        return principal
 
     async def authenticate(self, *, bearer_token: str | None, api_key: str | None) -> Principal:
         """The caller behind the credentials; a bearer token wins when both are sent."""

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from feedline_shared.caches import deleted_user_key
 from feedline_shared.problems import NotFound
 from feedline_shared.schemas import USERNAME_PATTERN
 from gateway.auth import Authenticator, Principal
@@ -52,15 +51,9 @@ async def current_principal(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     """The authenticated caller, counted against its rate limit (401 or 429 otherwise)."""
-    principal = await _authenticator(request).authenticate(
+    return await _authenticator(request).admit(
         bearer_token=bearer.credentials if bearer else None, api_key=api_key
     )
-    limiter: FixedWindowLimiter = request.app.state.principal_limiter
-    # A session token outlives its account's deletion: the account's marker refuses it. (An API
-    # key is verified by user-service on every request and goes with the account.)
-    marker = deleted_user_key(principal.user_id) if principal.api_key_id is None else None
-    await limiter.hit(principal.rate_limit_subject, refused_by=marker)
-    return principal
 
 
 async def limit_by_address(request: Request) -> None:
@@ -78,6 +71,10 @@ async def valid_username(
         ),
     ],
 ) -> str:
+    return checked_username(username)
+
+
+def checked_username(username: str) -> str:
     # A name no account can have is an unknown user (404), not a malformed request.
     if not _USERNAME_RE.match(username):
         raise NotFound(f"No user named {username[:40]!r}")
@@ -90,13 +87,21 @@ def _positive_id(value: str, what: str) -> int:
     return int(value)
 
 
+def checked_post_id(value: str) -> int:
+    return _positive_id(value, "post")
+
+
+def checked_key_id(value: str) -> int:
+    return _positive_id(value, "API key")
+
+
 async def valid_post_id(
     post_id: Annotated[
         str,
         Path(description="Post id (decimal string).", json_schema_extra={"pattern": ID_PATTERN}),
     ],
 ) -> int:
-    return _positive_id(post_id, "post")
+    return checked_post_id(post_id)
 
 
 async def valid_key_id(
@@ -105,7 +110,7 @@ async def valid_key_id(
         Path(description="API key id (decimal string).", json_schema_extra={"pattern": ID_PATTERN}),
     ],
 ) -> int:
-    return _positive_id(key_id, "API key")
+    return checked_key_id(key_id)
 
 
 ProxyDep = Annotated[Proxy, Depends(get_proxy)]

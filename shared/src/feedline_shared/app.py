@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 
 from feedline_shared.health import ReadinessCheck, operations_router
 from feedline_shared.http import InternalAuth
@@ -30,7 +31,10 @@ def create_service_app(
     routers: Sequence[APIRouter],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     public_docs: bool = False,
+    inner_middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
+    """``inner_middleware`` (outermost first) runs inside the common middleware, right before
+    the router: after request ids, metrics and the body limit, with the app's problem handlers."""
     configure_logging(settings.service_name, settings.log_level)
     if settings.gc_gen0_threshold:
         gc.set_threshold(settings.gc_gen0_threshold, *gc.get_threshold()[1:])
@@ -50,6 +54,8 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     # Added last runs first: metrics see every request, request ids exist before anything logs.
+    for middleware in reversed(inner_middleware):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
