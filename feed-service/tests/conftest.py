@@ -55,8 +55,12 @@ async def make_client(graph: Graph, redis: Redis) -> AsyncIterator[MakeClient]:
     """Builds an app over the stand-ins (lifespan entered) and a client that acts as a user."""
     async with AsyncExitStack() as stack:
 
-        async def make(user_id: int | None = 1, **overrides: Any) -> httpx.AsyncClient:
-            app = create_app(settings_for_tests(**overrides), transport=graph.transport())
+        async def make(
+            user_id: int | None = 1, *, direct: bool = True, **overrides: Any
+        ) -> httpx.AsyncClient:
+            app = create_app(
+                settings_for_tests(**overrides), transport=graph.transport(), direct=direct
+            )
             await stack.enter_async_context(app.router.lifespan_context(app))
             headers = {"X-Internal-Token": DEFAULT_INTERNAL_TOKEN}
             if user_id is not None:

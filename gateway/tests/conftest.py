@@ -158,12 +158,12 @@ def gateway_factory(redis: Redis, services: FakeServices) -> GatewayFactory:
 
     @asynccontextmanager
     async def factory(
-        client_address: str = "127.0.0.1", *, forward_lane: bool = True, **overrides: Any
+        client_address: str = "127.0.0.1", *, direct: bool = True, **overrides: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(
             Settings(**overrides),
             transport=httpx.MockTransport(services.handle),
-            forward_lane=forward_lane,
+            direct=direct,
         )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, client=(client_address, 50000))

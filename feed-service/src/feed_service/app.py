@@ -25,8 +25,14 @@ from feedline_shared.timelines import TimelineStore
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    direct: bool = True,
 ) -> FastAPI:
+    """``direct=False`` serves ``GET /feed`` through FastAPI's dependency solving rather than
+    as a direct route (:mod:`feedline_shared.direct`): the reference the direct route is
+    tested against."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -98,5 +104,9 @@ def create_app(
             await redis.aclose()
 
     return create_service_app(
-        settings, title="Feedline feed-service", lifespan=lifespan, routers=[feed_routes.router]
+        settings,
+        title="Feedline feed-service",
+        lifespan=lifespan,
+        routers=[feed_routes.router],
+        direct=direct,
     )

@@ -6,15 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import APIRouter, FastAPI
-from starlette.middleware import Middleware
+from fastapi import FastAPI
 
 from feedline_shared.app import create_service_app, set_readiness_checks
 from feedline_shared.health import ReadinessCheck
 from feedline_shared.http import create_internal_client
 from feedline_shared.redis import create_redis
 from gateway.auth import Authenticator
-from gateway.lane import ForwardLane, lane_routes
 from gateway.openapi import install_openapi
 from gateway.proxy import Proxy
 from gateway.ratelimit import FixedWindowLimiter
@@ -27,23 +25,16 @@ from gateway.tokens import TokenIssuer
 PUBLIC_ROUTERS = (auth.router, users.router, posts.router, feed.router)
 
 
-def _public_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
-    for module_router in PUBLIC_ROUTERS:
-        router.include_router(module_router)
-    return router
-
-
 def create_app(
     settings: Settings | None = None,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    forward_lane: bool = True,
+    direct: bool = True,
 ) -> FastAPI:
     """``transport`` stands in for the services in tests; the network is used otherwise.
 
-    ``forward_lane=False`` serves every route through FastAPI: the reference the lane
-    (:mod:`gateway.lane`) is tested against.
+    ``direct=False`` serves every route through FastAPI: the reference the direct routes
+    (:mod:`feedline_shared.direct`) are tested against.
     """
     settings = settings or Settings()
     tokens = TokenIssuer(
@@ -115,16 +106,11 @@ def create_app(
         settings,
         title="Feedline API",
         lifespan=lifespan,
-        routers=[_public_router()],
+        routers=PUBLIC_ROUTERS,
+        prefix=API_PREFIX,
         max_body_bytes=settings.max_body_bytes,
         public_docs=True,
-        inner_middleware=[
-            Middleware(
-                ForwardLane, routes=lane_routes(PUBLIC_ROUTERS, API_PREFIX), prefix=API_PREFIX
-            )
-        ]
-        if forward_lane
-        else [],
+        direct=direct,
     )
     install_openapi(app)
     return app

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 
 import orjson
-from fastapi.security.utils import get_authorization_scheme_param
 
 from feedline_shared.caches import deleted_user_key
 from feedline_shared.problems import DependencyUnavailable, Unauthorized
@@ -35,15 +34,6 @@ class Principal:
         if self.api_key_id is not None:
             return f"key:{self.api_key_id}"
         return f"user:{self.user_id}"
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header; None for anything else (as
-    FastAPI's ``HTTPBearer(auto_error=False)`` reads it)."""
-    scheme, credentials = get_authorization_scheme_param(authorization)
-    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
-        return None
-    return credentials
 
 
 class Authenticator:

@@ -71,10 +71,6 @@ async def valid_username(
         ),
     ],
 ) -> str:
-    return checked_username(username)
-
-
-def checked_username(username: str) -> str:
     # A name no account can have is an unknown user (404), not a malformed request.
     if not _USERNAME_RE.match(username):
         raise NotFound(f"No user named {username[:40]!r}")
@@ -87,21 +83,13 @@ def _positive_id(value: str, what: str) -> int:
     return int(value)
 
 
-def checked_post_id(value: str) -> int:
-    return _positive_id(value, "post")
-
-
-def checked_key_id(value: str) -> int:
-    return _positive_id(value, "API key")
-
-
 async def valid_post_id(
     post_id: Annotated[
         str,
         Path(description="Post id (decimal string).", json_schema_extra={"pattern": ID_PATTERN}),
     ],
 ) -> int:
-    return checked_post_id(post_id)
+    return _positive_id(post_id, "post")
 
 
 async def valid_key_id(
@@ -110,7 +98,7 @@ async def valid_key_id(
         Path(description="API key id (decimal string).", json_schema_extra={"pattern": ID_PATTERN}),
     ],
 ) -> int:
-    return checked_key_id(key_id)
+    return _positive_id(key_id, "API key")
 
 
 ProxyDep = Annotated[Proxy, Depends(get_proxy)]

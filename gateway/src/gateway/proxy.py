@@ -70,44 +70,28 @@ class Proxy:
 
     async def forward(self, request: Request, *, user_id: int | None) -> Response:
         """Sends a validated public request to the service its route names in the table."""
-        target = target_of(request.method, request.url.path, request.path_params)
-        return await self.forward_public(
-            target,
-            request.method,
-            request.path_params,
-            query=request.url.query,
-            headers=request.headers,
-            body=await request.body(),
-            user_id=user_id,
-        )
-
-    async def forward_public(
-        self,
-        target: RouteTarget,
-        method: str,
-        path_params: Mapping[str, str],
-        *,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        user_id: int | None,
-    ) -> Response:
-        """A public request at the service its table entry names, its answer relayed.
-
-        ``path_params`` are the values its route matched; ``headers`` the client's, looked up by
-        lower-case name.
-        """
+        target = target_of(request)
         path = target.path.format(
-            **{name: quote(value, safe="") for name, value in path_params.items()}
+            **{name: quote(value, safe="") for name, value in request.path_params.items()}
         )
-        forwarded = {name: headers[name] for name in FORWARDED_REQUEST_HEADERS if name in headers}
-        if body and "content-type" not in forwarded:
+        headers = {
+            name: request.headers[name]
+            for name in FORWARDED_REQUEST_HEADERS
+            if name in request.headers
+        }
+        body = await request.body()
+        if body and "content-type" not in headers:
             # FastAPI parsed a body without a Content-Type as JSON, so that is what it is.
-            forwarded["content-type"] = "application/json"
+            headers["content-type"] = "application/json"
         if user_id is not None:
-            forwarded[USER_ID_HEADER] = str(user_id)
+            headers[USER_ID_HEADER] = str(user_id)
         upstream = await self.send(
-            target.service, method, path, query=query, body=body, headers=forwarded
+            target.service,
+            request.method,
+            path,
+            query=request.url.query,
+            body=body,
+            headers=headers,
         )
         if upstream.status_code == 401 and _refused_internal_credential(upstream):
             # The services refused the gateway's own credential (INTERNAL_TOKEN mismatch):
@@ -131,8 +115,9 @@ def _refused_internal_credential(upstream: httpx.Response) -> bool:
     )
 
 
-def target_of(method: str, public_path: str, path_params: Mapping[str, str]) -> RouteTarget:
-    target = resolve(method, public_path.removeprefix(API_PREFIX), path_params)
+def target_of(request: Request) -> RouteTarget:
+    public_path = request.url.path.removeprefix(API_PREFIX)
+    target = resolve(request.method, public_path, request.path_params)
     if target is None:
         # A declared route missing from the table is a gateway bug; refusing keeps it closed.
         logger.error("route not in the routing table", extra={"path": public_path})

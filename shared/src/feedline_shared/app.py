@@ -8,8 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from starlette.middleware import Middleware
 
+from feedline_shared.direct import DirectRoutes, direct_routes
 from feedline_shared.health import ReadinessCheck, operations_router
 from feedline_shared.http import InternalAuth
 from feedline_shared.logging import configure_logging
@@ -31,10 +31,12 @@ def create_service_app(
     routers: Sequence[APIRouter],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     public_docs: bool = False,
-    inner_middleware: Sequence[Middleware] = (),
+    prefix: str = "",
+    direct: bool = True,
 ) -> FastAPI:
-    """``inner_middleware`` (outermost first) runs inside the common middleware, right before
-    the router: after request ids, metrics and the body limit, with the app's problem handlers."""
+    """``routers`` are included at ``prefix``. With ``direct``, those of their routes that
+    :mod:`feedline_shared.direct` can serve skip FastAPI's per-request machinery (``False``
+    serves everything through FastAPI: the reference the direct routes are tested against)."""
     configure_logging(settings.service_name, settings.log_level)
     if settings.gc_gen0_threshold:
         gc.set_threshold(settings.gc_gen0_threshold, *gc.get_threshold()[1:])
@@ -52,10 +54,10 @@ def create_service_app(
     install_problem_handlers(app)
     app.include_router(operations_router())
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, prefix=prefix)
     # Added last runs first: metrics see every request, request ids exist before anything logs.
-    for middleware in reversed(inner_middleware):
-        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    if direct:
+        app.add_middleware(DirectRoutes, routes=direct_routes(routers, prefix), prefix=prefix)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)

@@ -1,21 +1,21 @@
-"""The forward lane answers exactly as FastAPI's handlers of the same routes do."""
+"""Direct routes answer exactly as FastAPI serving the same routes does."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import fastapi.routing
 import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from feedline_shared.caches import deleted_user_key
+from feedline_shared.direct import direct_routes
 from gateway.app import PUBLIC_ROUTERS
-from gateway.lane import lane_routes
-from gateway.proxy import Proxy
 from gateway.routing import API_PREFIX
 
 #: Every authenticated public route without a request body.
-LANE_ROUTES = {
+DIRECT_ROUTES = {
     ("GET", "/auth/api-keys"),
     ("DELETE", "/auth/api-keys/{key_id}"),
     ("GET", "/users/me"),
@@ -94,14 +94,14 @@ def _credentials(kind: str, auth: dict[str, str], services: Any) -> dict[str, st
     }[kind]
 
 
-async def _run_cases(gateway_factory, services, redis: Redis, auth, *, forward_lane: bool):
+async def _run_cases(gateway_factory, services, redis: Redis, auth, *, direct: bool):
     """What each case answered and what reached the services, rate limits included."""
     await redis.flushdb()
     services.requests.clear()
     seen = []
     # A day-long window: no window boundary falls between the two runs' counts.
     async with gateway_factory(
-        forward_lane=forward_lane, rate_limit_per_principal=40, rate_limit_window_seconds=86400
+        direct=direct, rate_limit_per_principal=40, rate_limit_window_seconds=86400
     ) as gateway:
         for method, url, credentials, body in CASES:
             if credentials == "deleted":
@@ -133,11 +133,11 @@ async def _run_cases(gateway_factory, services, redis: Redis, auth, *, forward_l
     return seen
 
 
-async def test_the_lane_answers_every_case_as_fastapi_does(
+async def test_direct_routes_answer_every_case_as_fastapi_does(
     gateway_factory, services, redis, auth
 ) -> None:
-    reference = await _run_cases(gateway_factory, services, redis, auth, forward_lane=False)
-    served = await _run_cases(gateway_factory, services, redis, auth, forward_lane=True)
+    reference = await _run_cases(gateway_factory, services, redis, auth, direct=False)
+    served = await _run_cases(gateway_factory, services, redis, auth, direct=True)
     for expected, actual in zip(reference, served, strict=True):
         assert actual == expected
     statuses = {case[2] for case in reference[:-1]}
@@ -146,32 +146,32 @@ async def test_the_lane_answers_every_case_as_fastapi_does(
     assert reference[-1] == ("limit", 429, True)
 
 
-def test_the_lane_serves_exactly_the_authenticated_bodiless_routes() -> None:
+def test_the_authenticated_bodiless_routes_are_direct() -> None:
     served = {
         (method, entry.route.path)
-        for entry in lane_routes(PUBLIC_ROUTERS, API_PREFIX)
-        if entry.target is not None
+        for entry in direct_routes(PUBLIC_ROUTERS, API_PREFIX)
+        if entry.plan is not None
         for method in entry.route.methods
     }
-    assert served == LANE_ROUTES
+    assert served == DIRECT_ROUTES
 
 
-async def test_lane_routes_do_not_reach_fastapis_handlers(
+async def test_direct_routes_skip_fastapis_dependency_solving(
     gateway_factory, services, auth, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def refuse(*_: object, **__: object) -> None:
-        raise AssertionError("served by the FastAPI handler")
+        raise AssertionError("solved by FastAPI")
 
-    monkeypatch.setattr(Proxy, "forward", refuse)
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", refuse)
     async with gateway_factory() as gateway:
-        for method, template in sorted(LANE_ROUTES):
+        for method, template in sorted(DIRECT_ROUTES):
             path = template.format(username="bob", post_id="5", key_id="7")
             response = await gateway.request(method, API_PREFIX + path, headers=auth)
             assert response.status_code == 200, (method, path, response.text)
-        assert len(services.requests) == len(LANE_ROUTES)
+        assert len(services.requests) == len(DIRECT_ROUTES)
 
 
-async def test_lane_answers_are_counted_under_their_route_template(gateway_factory, auth) -> None:
+async def test_direct_answers_are_counted_under_their_route_template(gateway_factory, auth) -> None:
     labels = {"service": "gateway", "method": "GET", "route": "/posts/{post_id}", "status": "200"}
     before = REGISTRY.get_sample_value("feedline_http_requests_total", labels) or 0.0
     async with gateway_factory() as gateway:
@@ -181,7 +181,7 @@ async def test_lane_answers_are_counted_under_their_route_template(gateway_facto
     assert after == before + 3
 
 
-async def test_a_service_down_is_the_same_503_problem_on_the_lane(
+async def test_a_service_down_is_the_same_503_problem_on_a_direct_route(
     gateway_factory, services, auth
 ) -> None:
     services.down.add("feed-service")

@@ -1,0 +1,206 @@
+"""Direct routes: which routes they take, and answers identical to FastAPI's for those routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+
+import fastapi.routing
+import orjson
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from feedline_shared.app import create_service_app
+from feedline_shared.direct import direct_routes
+from feedline_shared.http import ActingUser
+from feedline_shared.pagination import DEFAULT_LIMIT, Cursor, Limit
+from feedline_shared.problems import NotFound, Unauthorized
+from feedline_shared.settings import ServiceSettings
+
+router = APIRouter(prefix="/things", tags=["things"])
+calls: list[str] = []
+
+
+async def caller(request: Request) -> str:
+    calls.append("caller")
+    name = request.headers.get("x-caller")
+    if not name:
+        raise Unauthorized("Who is calling?")
+    return name
+
+
+async def thing(thing_id: str) -> int:
+    if not thing_id.isdigit():
+        raise NotFound(f"No thing {thing_id!r}")
+    return int(thing_id)
+
+
+async def greeting(who: Annotated[str, Depends(caller)]) -> str:
+    return f"hello {who}"
+
+
+class Payload(BaseModel):
+    note: str
+
+
+def answer(**values: object) -> Response:
+    return Response(orjson.dumps(values), media_type="application/json")
+
+
+@router.get("/mine")
+async def mine(who: Annotated[str, Depends(caller)], user: ActingUser) -> Response:
+    return answer(route="mine", who=who, user=user)
+
+
+@router.get("/{thing_id}")
+async def get_thing(
+    request: Request,
+    thing_id: Annotated[int, Depends(thing)],
+    who: Annotated[str, Depends(caller)],
+    hello: Annotated[str, Depends(greeting)],
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    kind: Literal["a", "b"] = "a",
+) -> Response:
+    body = await request.body()
+    return answer(
+        thing=thing_id, who=who, hello=hello, limit=limit, cursor=cursor, kind=kind, body=len(body)
+    )
+
+
+@router.delete("/{thing_id}")
+async def broken(thing_id: Annotated[int, Depends(thing)]) -> Response:
+    if thing_id == 1:
+        raise OSError("connection reset")
+    raise RuntimeError("a bug")
+
+
+@router.post("/{thing_id}")
+async def with_body(thing_id: Annotated[int, Depends(thing)], payload: Payload) -> Response:
+    return answer(thing=thing_id, note=payload.note)
+
+
+@router.put("/{thing_id}")
+async def with_header(
+    thing_id: Annotated[int, Depends(thing)], tag: Annotated[str, Header()] = "none"
+) -> Response:
+    return answer(thing=thing_id, tag=tag)
+
+
+@router.get("/{thing_id}/model")
+async def as_model(thing_id: Annotated[int, Depends(thing)]) -> dict[str, int]:
+    return {"thing": thing_id}
+
+
+@router.get("/{thing_id}/sync")
+def sync_endpoint(thing_id: Annotated[int, Depends(thing)]) -> Response:
+    return answer(thing=thing_id)
+
+
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def _client(*, direct: bool) -> TestClient:
+    settings = ServiceSettings(service_name="direct-demo", internal_token="secret")
+    app = create_service_app(
+        settings,
+        title="direct",
+        lifespan=asynccontextmanager(_no_lifespan),
+        routers=[router],
+        prefix="/v1",
+        direct=direct,
+    )
+    return TestClient(app, raise_server_exceptions=False)
+
+
+INTERNAL = {"X-Internal-Token": "secret", "X-User-ID": "7"}
+CASES = [
+    ("GET", "/v1/things/5", {"X-Caller": "ann"}, b""),
+    ("GET", "/v1/things/5?limit=3&cursor=abc&kind=b", {"X-Caller": "ann"}, b""),
+    ("GET", "/v1/things/5?limit=0&kind=c", {"X-Caller": "ann"}, b""),
+    ("GET", "/v1/things/5?limit=0", {}, b""),
+    ("GET", "/v1/things/x5?limit=0", {}, b""),
+    ("GET", "/v1/things/5", {"X-Caller": "ann"}, b"a body anyway"),
+    ("GET", "/v1/things/mine", {"X-Caller": "ann", **INTERNAL}, b""),
+    ("GET", "/v1/things/mine", {"X-Caller": "ann"}, b""),
+    ("DELETE", "/v1/things/1", {}, b""),
+    ("DELETE", "/v1/things/2", {}, b""),
+    ("POST", "/v1/things/5", {"Content-Type": "application/json"}, b'{"note": "n"}'),
+    ("POST", "/v1/things/5", {"Content-Type": "application/json"}, b'{"note": 1'),
+    ("PUT", "/v1/things/5", {"Tag": "t"}, b""),
+    ("GET", "/v1/things/5/model", {}, b""),
+    ("GET", "/v1/things/5/sync", {}, b""),
+    ("PATCH", "/v1/things/5", {}, b""),
+    ("GET", "/v1/nothing", {}, b""),
+    ("GET", "/things/5", {"X-Caller": "ann"}, b""),
+]
+
+
+def _answers(*, direct: bool) -> list[tuple[int, str | None, bytes]]:
+    with _client(direct=direct) as client:
+        return [
+            (r.status_code, r.headers.get("content-type"), r.content)
+            for r in (
+                client.request(method, url, headers=headers, content=body)
+                for method, url, headers, body in CASES
+            )
+        ]
+
+
+def test_direct_routes_answer_every_case_as_fastapi_does() -> None:
+    reference = _answers(direct=False)
+    assert _answers(direct=True) == reference
+    assert {status for status, _, _ in reference} >= {200, 401, 404, 405, 422, 500, 503}
+
+
+def test_only_plain_async_routes_answering_a_response_are_direct() -> None:
+    direct = {
+        (method, entry.route.path)
+        for entry in direct_routes([router], "/v1")
+        if entry.plan is not None
+        for method in entry.route.methods
+    }
+    assert direct == {
+        ("GET", "/things/mine"),
+        ("GET", "/things/{thing_id}"),
+        ("DELETE", "/things/{thing_id}"),
+    }
+
+
+def test_direct_routes_skip_fastapis_dependency_solving(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("solved by FastAPI")
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", refuse)
+    with _client(direct=True) as client:
+        response = client.get("/v1/things/5?kind=b", headers={"X-Caller": "ann"})
+        assert response.json()["kind"] == "b"
+        assert client.post("/v1/things/5", json={"note": "n"}).status_code == 500
+
+
+def test_a_dependency_used_twice_runs_once_per_request() -> None:
+    with _client(direct=True) as client:
+        calls.clear()
+        response = client.get("/v1/things/5", headers={"X-Caller": "ann"})
+    assert response.json()["hello"] == "hello ann"
+    assert calls == ["caller"]
+
+
+def test_direct_answers_are_counted_under_their_route_template() -> None:
+    labels = {
+        "service": "direct-demo",
+        "method": "GET",
+        "route": "/things/{thing_id}",
+        "status": "200",
+    }
+    before = REGISTRY.get_sample_value("feedline_http_requests_total", labels) or 0.0
+    with _client(direct=True) as client:
+        for thing_id in (1, 2):
+            assert client.get(f"/v1/things/{thing_id}", headers={"X-Caller": "a"}).is_success
+    assert REGISTRY.get_sample_value("feedline_http_requests_total", labels) == before + 2
