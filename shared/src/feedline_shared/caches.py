@@ -77,20 +77,24 @@ return 1
 # KEYS: post hashes, then the viewer's like-state hash. ARGV: ttl, a version seed, then the post
 # ids. A hash without a version gets the seed first (see ``version_seed``). Returns each post's
 # v, body, likes, deleted, then the like-state v and the viewer's state per post, flat.
+# Single Redis only: the post keys are built here from the ids (ARGV[4..]), which are also the
+# like-state fields, so each id crosses the connection once.
 _READ_POSTS = """
-local ttl = ARGV[1]
-for i = 1, #KEYS do
-  if redis.call('HSETNX', KEYS[i], 'v', ARGV[2]) == 1 then
-    redis.call('EXPIRE', KEYS[i], ttl)
+local ttl, seed, prefix = ARGV[1], ARGV[2], ARGV[3]
+local keys = {}
+for i = 4, #ARGV do keys[#keys + 1] = prefix .. '{' .. ARGV[i] .. '}' end
+keys[#keys + 1] = KEYS[1]
+for i = 1, #keys do
+  if redis.call('HSETNX', keys[i], 'v', seed) == 1 then
+    redis.call('EXPIRE', keys[i], ttl)
   end
 end
 local out = {}
-local posts = #KEYS - 1
-for i = 1, posts do
-  local row = redis.call('HMGET', KEYS[i], 'v', 'body', 'likes', 'deleted')
+for i = 1, #keys - 1 do
+  local row = redis.call('HMGET', keys[i], 'v', 'body', 'likes', 'deleted')
   for j = 1, 4 do out[#out + 1] = row[j] end
 end
-local liked = redis.call('HMGET', KEYS[posts + 1], 'v', unpack(ARGV, 3))
+local liked = redis.call('HMGET', KEYS[1], 'v', unpack(ARGV, 4))
 for j = 1, #liked do out[#out + 1] = liked[j] end
 return out
 """
@@ -122,14 +126,13 @@ class CacheReader:
         self, post_ids: Sequence[int], viewer_id: int
     ) -> tuple[list[list[Raw]], list[Raw]]:
         """Per post ``[v, body, likes, deleted]``, and ``[v, liked per post...]`` of the viewer."""
-        post_keys = [post_key(post_id) for post_id in post_ids]
         states = [str(post_id) for post_id in post_ids]
         # One seed serves every key of the read: a version only has to be one no reader of
         # that key can hold from before the hash vanished.
         seed = version_seed()
         if self.cluster:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for key in post_keys:
+                for key in map(post_key, post_ids):
                     queue_versioned_read(pipe, key, POST_FIELDS[1:], self.ttl_seconds, seed=seed)
                 queue_versioned_read(
                     pipe, liked_key(viewer_id), states, self.ttl_seconds, seed=seed
@@ -138,10 +141,11 @@ class CacheReader:
             step = VERSIONED_READ_RESULTS
             rows = results[step - 1 :: step]
             return rows[:-1], rows[-1]
-        keys = [*post_keys, liked_key(viewer_id)]
-        flat = await self._read_posts(keys=keys, args=[self.ttl_seconds, seed, *states])
+        flat = await self._read_posts(
+            keys=[liked_key(viewer_id)], args=[self.ttl_seconds, seed, POST_KEY_PREFIX, *states]
+        )
         width = len(POST_FIELDS)
-        split = width * len(post_keys)
+        split = width * len(states)
         rows = [flat[start : start + width] for start in range(0, split, width)]
         return rows, flat[split:]
 
@@ -157,8 +161,11 @@ class CacheReader:
             return list(await pipe.execute())
 
 
+POST_KEY_PREFIX = f"{PREFIX}:post:"
+
+
 def post_key(post_id: int) -> str:
-    return f"{PREFIX}:post:{{{post_id}}}"
+    return f"{POST_KEY_PREFIX}{{{post_id}}}"
 
 
 def liked_key(viewer_id: int) -> str:
