@@ -93,6 +93,17 @@ def _parse(label: str, concurrency: int, pace_ms: float, tool: str, out: str) ->
     )
 
 
+def think_time_ms(concurrency: int, target_rps: float, latency_ms: float) -> float:
+    """Mean think time that makes ``concurrency`` closed-loop connections send ``target_rps``:
+    each sends one request per think time plus latency."""
+    return max(1.0, concurrency * 1000 / target_rps - latency_ms)
+
+
+def observed_latency_ms(concurrency: int, pace_ms: float, rps: float) -> float:
+    """The mean latency a paced run implies (the inverse of :func:`think_time_ms`)."""
+    return max(0.0, concurrency * 1000 / rps - pace_ms) if rps else 0.0
+
+
 def run(
     label: str,
     url: str,

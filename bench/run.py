@@ -189,10 +189,26 @@ def http_phase(
     ):
         peak = median([r.rps for r in runs[base]])
         target = 0.7 * peak
-        # Closed loop with think time: rate ≈ c / (pace + latency); latency at 70 % is near the
-        # unloaded one, estimated from the ceiling's median.
+        # Closed loop with think time: rate = c / (pace + latency). A short probe measures the
+        # latency at about that rate (the ceiling's median is the first guess), so the run
+        # lands near 70 % of the peak rather than where a guessed latency puts it.
         unloaded = median([r.p50_ms for r in runs["ceiling peak"]])
-        pace = max(1.0, c * 1000 / target - unloaded)
+        pace = loadgen.think_time_ms(c, target, unloaded)
+        for _ in range(2):
+            probe = loadgen.run(
+                f"{label} (pace probe)",
+                gateway,
+                concurrency=c,
+                duration=max(3.0, d / 3),
+                users_file=users_file,
+                shares=shares,
+                pace_ms=pace,
+                wrk=wrk,
+            )
+            if probe.rps and abs(probe.rps / target - 1) <= 0.05:
+                break
+            latency = loadgen.observed_latency_ms(c, pace, probe.rps)
+            pace = loadgen.think_time_ms(c, target, latency)
         result = loadgen.run(
             label,
             gateway,

@@ -126,3 +126,14 @@ def test_cpu_meter_charges_a_busy_process_per_request() -> None:
     text = markdown(results)
     assert "| feed peak | feed-service | 3.0 | 75% |" in text
     assert "| feed peak | **all** | 4.0 |  |" in text
+
+
+def test_pacing_inverts_the_closed_loop_rate() -> None:
+    # 32 connections, 20 ms think time, 12 ms latency: one request per 32 ms each, 1,000/s.
+    assert loadgen.observed_latency_ms(32, 20.0, 1000.0) == pytest.approx(12.0)
+    assert loadgen.think_time_ms(32, 1000.0, 12.0) == pytest.approx(20.0)
+    # The probe's latency gives the think time for the wanted rate.
+    latency = loadgen.observed_latency_ms(32, 20.0, 1000.0)
+    assert loadgen.think_time_ms(32, 700.0, latency) == pytest.approx(32_000 / 700 - 12.0)
+    assert loadgen.think_time_ms(32, 10_000.0, 50.0) == 1.0
+    assert loadgen.observed_latency_ms(32, 20.0, 0.0) == 0.0
