@@ -4,6 +4,7 @@ import os
 import pytest
 from redis.asyncio import Redis
 
+from feedline_shared import caches
 from feedline_shared.timelines import (
     FAN_OUT_BATCH_USERS,
     MEMBER_BYTES,
@@ -202,3 +203,40 @@ async def test_a_versioned_hash_is_read_beside_the_timeline_in_the_same_call(sto
     other = VersionedHashRead("t:following:{2}", ["v", "set"], 30, "333")
     assert not (await store.read(2, before=None, count=10, beside=other)).built
     assert other.row == [b"333", None]
+
+
+async def test_a_pages_posts_are_read_in_the_timelines_call_as_the_cache_reader_reads_them(
+    store,
+):
+    big = (1 << 63) - 5
+    ids = [9, 1_000_000_007, (1 << 53) + 1, big]
+    await store.rebuild(1, ids, [7])
+    redis = store.redis
+    await redis.hset(caches.post_key(big), mapping={"v": "4", "body": "{}", "likes": "3"})
+    await redis.hset(caches.post_key(9), mapping={"v": "8", "deleted": "1"})
+    await redis.hset(caches.liked_key(1), mapping={"v": "2", str(big): "1"})
+    seed = caches.version_seed()
+    following = VersionedHashRead("t:following:{1}", ["v", "set"], 30, "111")
+    prefetch = caches.PagePostsRead(viewer_id=1, count=3, ttl_seconds=60, seed=seed)
+    page = await store.read(1, before=None, count=10, beside=following, posts=prefetch)
+    assert page.post_ids == sorted(ids, reverse=True)
+    assert following.row == [b"111", None]
+    # The first three ids, exactly (beyond double precision too), as CacheReader reads them.
+    assert prefetch.post_ids == page.post_ids[:3]
+    rows, liked = await caches.CacheReader(redis, ttl_seconds=60).posts(prefetch.post_ids, 1)
+    assert (prefetch.rows, prefetch.liked) == (rows, liked)
+    assert prefetch.rows[0] == [b"4", b"{}", b"3", None]
+    assert prefetch.rows[1][0] == seed.encode()  # absent: given the read's seed
+    assert prefetch.liked == [b"2", b"1", None, None]
+    assert prefetch.covering([prefetch.post_ids[1], big]) == (
+        [prefetch.rows[1], prefetch.rows[0]],
+        [b"2", None, b"1"],
+    )
+    assert prefetch.covering([9]) is None
+    # A page smaller than the count, and an unbuilt timeline: nothing more, nothing less.
+    short = caches.PagePostsRead(viewer_id=1, count=3, ttl_seconds=60, seed=seed)
+    await store.read(1, before=1_000_000_007, count=10, posts=short)
+    assert short.post_ids == [9] and short.rows[0][2:] == [None, b"1"]
+    unbuilt = caches.PagePostsRead(viewer_id=2, count=3, ttl_seconds=60, seed=seed)
+    assert not (await store.read(2, before=None, count=10, posts=unbuilt)).built
+    assert unbuilt.post_ids == [] and unbuilt.covering([]) is None

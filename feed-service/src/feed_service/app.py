@@ -59,6 +59,13 @@ def create_app(
             )
             app.state.redis = redis
             app.state.http = http
+            hydrator = PostHydrator(
+                posts,
+                redis,
+                ttl_seconds=settings.post_cache_ttl_seconds,
+                redis_retry_after_seconds=settings.redis_retry_after_seconds,
+                local_author_seconds=settings.author_local_cache_seconds,
+            )
             app.state.feed = Feed(
                 planner=FeedPlanner(
                     FollowSets(
@@ -71,14 +78,9 @@ def create_app(
                     store,
                     rebuilder,
                     celebrity_threshold=settings.celebrity_follower_threshold,
+                    page_posts=hydrator.page_read,
                 ),
-                hydrator=PostHydrator(
-                    posts,
-                    redis,
-                    ttl_seconds=settings.post_cache_ttl_seconds,
-                    redis_retry_after_seconds=settings.redis_retry_after_seconds,
-                    local_author_seconds=settings.author_local_cache_seconds,
-                ),
+                hydrator=hydrator,
                 affinity=AffinityReader(redis, prefix),
                 snapshots=SnapshotStore(redis, prefix, settings.rank_snapshot_ttl_seconds),
                 weights=RankWeights(

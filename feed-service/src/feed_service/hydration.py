@@ -2,7 +2,10 @@
 
 A cache hit needs the post's body and like count (``feedline:post:{id}``), the viewer's like
 state (``feedline:liked:{viewer}``) and the author's summary (``feedline:user:{id}``, also kept
-a few seconds in process memory): at most two Redis round trips for a whole page. Anything
+a few seconds in process memory). On a single Redis the first page's rows are read in the
+timeline's own script call (:meth:`PostHydrator.page_read`), so a cache-hit page is one Redis
+command, plus an MGET for authors not held in memory; otherwise one more script call reads them
+(one pipeline on Redis Cluster). Anything
 missing goes to post-service's batch route in one call, and what it answers is written back
 with the versioned fills of :mod:`feedline_shared.caches`, so a like or delete committed
 meanwhile is never overwritten by the older copy.
@@ -129,19 +132,32 @@ class PostHydrator:
         self.recent_authors = RecentSummaries(local_author_seconds)
         self.breaker = RedisBreaker("post cache", redis_retry_after_seconds)
 
+    def page_read(self, viewer_id: int, count: int) -> caches.PagePostsRead | None:
+        """The cached rows to read with a timeline's first page (its first ``count`` posts),
+        or None while Redis is being skipped."""
+        if not self.breaker.usable():
+            return None
+        return caches.PagePostsRead(viewer_id, count, self.ttl_seconds, caches.version_seed())
+
     async def visible(
-        self, post_ids: Sequence[int], *, viewer_id: int, allowed_authors: Collection[int]
+        self,
+        post_ids: Sequence[int],
+        *,
+        viewer_id: int,
+        allowed_authors: Collection[int],
+        prefetched: caches.PagePostsRead | None = None,
     ) -> dict[int, Post]:
         """Visible posts among ``post_ids`` by id.
 
         Deleted posts (absent from post-service's answer, or a tombstone in the cache) and posts
         by authors outside ``allowed_authors`` are left out, so stale timeline entries (late
-        removal after a delete or an unfollow) are never shown.
+        removal after a delete or an unfollow) are never shown. ``prefetched`` rows (read with
+        the timeline) stand in for the cache read when they hold every id.
         """
         wanted = list(dict.fromkeys(post_ids))
         if not wanted:
             return {}
-        lookup = await self._cached(wanted, viewer_id, allowed_authors)
+        lookup = await self._cached(wanted, viewer_id, allowed_authors, prefetched)
         HYDRATION_CACHE.labels("hit").inc(len(wanted) - len(lookup.missing))
         HYDRATION_CACHE.labels("miss").inc(len(lookup.missing))
         visible = lookup.found
@@ -153,12 +169,21 @@ class PostHydrator:
         return visible
 
     async def _cached(
-        self, post_ids: list[int], viewer_id: int, allowed_authors: Collection[int]
+        self,
+        post_ids: list[int],
+        viewer_id: int,
+        allowed_authors: Collection[int],
+        prefetched: caches.PagePostsRead | None,
     ) -> _Lookup:
         if not self.breaker.usable():
             return _Lookup(missing=post_ids)
         try:
-            post_rows, liked_row = await self.reader.posts(post_ids, viewer_id)
+            read = None
+            if prefetched is not None and prefetched.viewer_id == viewer_id:
+                read = prefetched.covering(post_ids)
+            if read is None:
+                read = await self.reader.posts(post_ids, viewer_id)
+            post_rows, liked_row = read
             lookup = _Lookup(post_versions={}, liked_version=caches.version_of(liked_row[0]))
             parsed: dict[int, tuple[dict[str, Any], int, bool]] = {}
             for post_id, row, liked in zip(post_ids, post_rows, liked_row[1:], strict=True):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,7 @@ from feed_service.follow_sets import FollowSets
 from feed_service.metrics import TIMELINE_READS
 from feed_service.rebuild import TimelineRebuilder
 from feed_service.sources import POSTS_BY_AUTHORS_MAX, AuthorsSource, IdSource, TimelineSource
+from feedline_shared.caches import PagePostsRead
 from feedline_shared.clients import Followee, PostServiceClient
 from feedline_shared.problems import DependencyUnavailable
 from feedline_shared.timelines import TimelinePage, TimelineStore
@@ -45,6 +47,8 @@ class FeedPlan:
     allowed_authors: frozenset[int]
     sources: list[IdSource]
     source: Source
+    #: The cached rows of the timeline's first posts, read with it (single Redis), if any.
+    prefetched: PagePostsRead | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +76,20 @@ class FeedPlanner:
         rebuilder: TimelineRebuilder,
         *,
         celebrity_threshold: int,
+        page_posts: Callable[[int, int], PagePostsRead | None] | None = None,
     ) -> None:
+        """``page_posts(user_id, count)`` says which cached post rows to read with the first
+        timeline read (the hydrator's :meth:`PostHydrator.page_read`)."""
         self.follow_sets = follow_sets
         self.posts = posts
         self.store = store
         self.rebuilder = rebuilder
         self.celebrity_threshold = celebrity_threshold
+        self.page_posts = page_posts
 
     async def plan(self, user_id: int, *, before: int | None, count: int) -> FeedPlan:
         """``before``/``count`` are the page's first timeline read, done here and reused."""
-        follow_row, first_page = await self._first_reads(user_id, before, count)
+        follow_row, first_page, prefetched = await self._first_reads(user_id, before, count)
         try:
             following = await self.follow_sets.resolve(user_id, follow_row)
         except DependencyUnavailable:
@@ -105,22 +113,26 @@ class FeedPlanner:
         home = TimelineSource(
             self.store, user_id, database, first_read=(before, count, page.post_ids)
         )
-        return FeedPlan(user_id, allowed, [home, celebrities], source)
+        return FeedPlan(user_id, allowed, [home, celebrities], source, prefetched)
 
     async def _first_reads(
         self, user_id: int, before: int | None, count: int
-    ) -> tuple[list[bytes | None] | None, TimelinePage | None]:
-        """The cached follow set's row and the timeline's first page, in one script call.
+    ) -> tuple[list[bytes | None] | None, TimelinePage | None, PagePostsRead | None]:
+        """The cached follow set's row, the timeline's first page and the cached rows of its
+        first posts, in one script call.
 
         None for what could not be read (Redis down, or the follow-set cache being skipped).
         """
         follow_set = self.follow_sets.versioned_read(user_id)
+        posts = self.page_posts(user_id, count) if self.page_posts is not None else None
         try:
-            page = await self.store.read(user_id, before=before, count=count, beside=follow_set)
+            page = await self.store.read(
+                user_id, before=before, count=count, beside=follow_set, posts=posts
+            )
         except (RedisError, OSError) as exc:
             self.follow_sets.breaker.failed(exc)
-            return None, None
-        return (follow_set.row if follow_set is not None else None), page
+            return None, None, None
+        return (follow_set.row if follow_set is not None else None), page, posts
 
     async def _timeline(
         self,

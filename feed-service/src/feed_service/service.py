@@ -63,7 +63,10 @@ async def read_feed(
 def _hydrator(feed: Feed, plan: FeedPlan) -> Hydrator:
     async def hydrate_for_viewer(post_ids: Sequence[int]) -> dict[int, Post]:
         return await feed.hydrator.visible(
-            post_ids, viewer_id=plan.user_id, allowed_authors=plan.allowed_authors
+            post_ids,
+            viewer_id=plan.user_id,
+            allowed_authors=plan.allowed_authors,
+            prefetched=plan.prefetched,
         )
 
     return hydrate_for_viewer

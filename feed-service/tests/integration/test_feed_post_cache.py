@@ -182,3 +182,34 @@ async def test_recently_read_authors_are_reused_from_process_memory_for_a_few_se
     assert names == {"User 2", "User 3"}
     assert {i["author"]["display_name"] for i in later["items"]} == {"Renamed", "User 3"}
     assert ids_of(later) == posts
+
+
+async def test_a_cache_hit_page_takes_one_redis_command_and_a_like_still_shows(
+    client, graph, store, redis, monkeypatch
+):
+    posts = await built_feed(graph, store, redis)
+    await read_page(client, limit=10)  # fills the post cache
+    first = await read_page(client, limit=10)  # keeps the authors in process memory
+    app_redis = client.app.state.redis
+    commands: list[str] = []
+    execute = app_redis.execute_command
+
+    async def counted(*args, **kwargs):
+        commands.append(str(args[0]))
+        return await execute(*args, **kwargs)
+
+    monkeypatch.setattr(app_redis, "execute_command", counted)
+
+    second = await read_page(client, limit=10)
+
+    assert second == first and ids_of(second) == posts
+    # Timeline, follow set, the page's posts and the reader's like state: one script call.
+    assert commands == ["EVALSHA"]
+    # The rows it read are the cache's current ones: a like committed since shows at once.
+    liked = posts[3]
+    await redis.hset(caches.post_key(liked), mapping={"likes": "41"})
+    await redis.hset(caches.liked_key(VIEWER), mapping={str(liked): "1"})
+    third = await read_page(client, limit=10)
+    item = next(i for i in third["items"] if int(i["id"]) == liked)
+    assert (item["like_count"], item["liked_by_me"]) == (41, True)
+    assert len(graph.calls_to("batch")) == 1

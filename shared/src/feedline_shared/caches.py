@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
@@ -77,27 +78,38 @@ return 1
 # KEYS: post hashes, then the viewer's like-state hash. ARGV: ttl, a version seed, then the post
 # ids. A hash without a version gets the seed first (see ``version_seed``). Returns each post's
 # v, body, likes, deleted, then the like-state v and the viewer's state per post, flat.
-# Single Redis only: the post keys are built here from the ids (ARGV[4..]), which are also the
-# like-state fields, so each id crosses the connection once.
-_READ_POSTS = """
-local ttl, seed, prefix = ARGV[1], ARGV[2], ARGV[3]
-local keys = {}
-for i = 4, #ARGV do keys[#keys + 1] = prefix .. '{' .. ARGV[i] .. '}' end
-keys[#keys + 1] = KEYS[1]
-for i = 1, #keys do
-  if redis.call('HSETNX', keys[i], 'v', seed) == 1 then
-    redis.call('EXPIRE', keys[i], ttl)
+#: Lua (single Redis only): the cached rows of posts ``ids`` (strings) and the viewer's like
+#: state, each hash given its version ``seed`` first. The post keys are built here from the ids,
+#: which are also the like-state fields, so each id crosses the connection once. Appended to
+#: ``out``: ``[v, body, likes, deleted]`` per post, then ``[v, liked per post...]``. The timeline
+#: read script embeds it to read a page's posts in its own call.
+READ_POSTS_LUA = """
+local function read_posts(ids, liked_key, ttl, seed, prefix, out)
+  local keys = {}
+  for i = 1, #ids do keys[i] = prefix .. '{' .. ids[i] .. '}' end
+  keys[#keys + 1] = liked_key
+  for i = 1, #keys do
+    if redis.call('HSETNX', keys[i], 'v', seed) == 1 then
+      redis.call('EXPIRE', keys[i], ttl)
+    end
   end
+  for i = 1, #ids do
+    local row = redis.call('HMGET', keys[i], 'v', 'body', 'likes', 'deleted')
+    for j = 1, 4 do out[#out + 1] = row[j] end
+  end
+  local liked = redis.call('HMGET', liked_key, 'v', unpack(ids))
+  for j = 1, #liked do out[#out + 1] = liked[j] end
+  return out
 end
-local out = {}
-for i = 1, #keys - 1 do
-  local row = redis.call('HMGET', keys[i], 'v', 'body', 'likes', 'deleted')
-  for j = 1, 4 do out[#out + 1] = row[j] end
-end
-local liked = redis.call('HMGET', KEYS[1], 'v', unpack(ARGV, 4))
-for j = 1, #liked do out[#out + 1] = liked[j] end
-return out
 """
+_READ_POSTS = (
+    READ_POSTS_LUA
+    + """
+local ids = {}
+for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end
+return read_posts(ids, KEYS[1], ARGV[1], ARGV[2], ARGV[3], {})
+"""
+)
 POST_FIELDS = (VERSION, BODY, LIKES, DELETED)
 
 #: A reader's like-state hash is emptied when a fill would take it past this many posts.
@@ -105,6 +117,43 @@ LIKED_MAX_FIELDS = 2000
 
 
 Raw = bytes | None
+
+
+def split_post_rows(flat: Sequence[Raw], posts: int) -> tuple[list[list[Raw]], list[Raw]]:
+    """``read_posts``' flat answer as rows per post and the like-state row."""
+    width = len(POST_FIELDS)
+    split = width * posts
+    return [list(flat[start : start + width]) for start in range(0, split, width)], list(
+        flat[split:]
+    )
+
+
+@dataclass(slots=True)
+class PagePostsRead:
+    """The cached rows of a timeline page's first ``count`` posts, read in the timeline's own
+    script call (single Redis): for ``post_ids``, what :meth:`CacheReader.posts` answers."""
+
+    viewer_id: int
+    count: int
+    ttl_seconds: int
+    seed: str
+    post_ids: list[int] = field(default_factory=list)
+    rows: list[list[Raw]] = field(default_factory=list)
+    liked: list[Raw] = field(default_factory=list)
+
+    def covering(self, post_ids: Sequence[int]) -> tuple[list[list[Raw]], list[Raw]] | None:
+        """Rows and like state for ``post_ids`` in that order, if this read holds them all."""
+        if not self.liked:
+            return None
+        index = {post_id: i for i, post_id in enumerate(self.post_ids)}
+        try:
+            positions = [index[post_id] for post_id in post_ids]
+        except KeyError:
+            return None
+        return [self.rows[i] for i in positions], [
+            self.liked[0],
+            *(self.liked[i + 1] for i in positions),
+        ]
 
 
 class CacheReader:
@@ -144,10 +193,7 @@ class CacheReader:
         flat = await self._read_posts(
             keys=[liked_key(viewer_id)], args=[self.ttl_seconds, seed, POST_KEY_PREFIX, *states]
         )
-        width = len(POST_FIELDS)
-        split = width * len(states)
-        rows = [flat[start : start + width] for start in range(0, split, width)]
-        return rows, flat[split:]
+        return split_post_rows(flat, len(states))
 
     async def values(self, keys: Sequence[str]) -> list[Raw]:
         """Plain string values (author summaries) of ``keys``, None where absent."""

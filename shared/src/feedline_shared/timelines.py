@@ -31,6 +31,13 @@ from dataclasses import dataclass, field
 
 from redis.asyncio.cluster import RedisCluster
 
+from feedline_shared.caches import (
+    POST_KEY_PREFIX,
+    READ_POSTS_LUA,
+    PagePostsRead,
+    liked_key,
+    split_post_rows,
+)
 from feedline_shared.redis import AnyRedis
 
 MEMBER_BYTES = 8
@@ -110,19 +117,49 @@ return 1
 # the hash's ttl, its fields (the version field first)]. Returns the meta hash's field names, the
 # page's members, and the hash's row (false without one). Older ids have larger members, so the
 # page starts just past the lower bound.
-_READ = """
+# KEYS: timeline, meta, then the hash read beside (ARGV[5] == '1') and the viewer's like state
+# when the page's first ARGV[4] posts are read too (single Redis only: their keys are built
+# from the members, which hold complemented 64-bit ids: decoded here with exact integer steps).
+_READ = (
+    READ_POSTS_LUA
+    + """
+local function id_of(member)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(member, 1, 8)
+  local hi = 4294967295 - (((b1 * 256 + b2) * 256 + b3) * 256 + b4)
+  local lo = 4294967295 - (((b5 * 256 + b6) * 256 + b7) * 256 + b8)
+  local digits = {}
+  repeat
+    local r = hi % 10
+    hi = (hi - r) / 10
+    local rest = r * 4294967296 + lo
+    local d = rest % 10
+    lo = (rest - d) / 10
+    digits[#digits + 1] = d
+  until hi == 0 and lo == 0
+  return string.reverse(table.concat(digits))
+end
 local names = redis.call('HKEYS', KEYS[2])
 local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local row = false
-if #KEYS > 2 then
-  redis.call('HSETNX', KEYS[3], ARGV[6], ARGV[4])
-  redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
-  row = redis.call('HMGET', KEYS[3], unpack(ARGV, 6))
+local next_arg = 9
+if ARGV[5] == '1' then
+  local fields = tonumber(ARGV[next_arg + 2])
+  redis.call('HSETNX', KEYS[3], ARGV[next_arg + 3], ARGV[next_arg])
+  redis.call('EXPIRE', KEYS[3], ARGV[next_arg + 1], 'NX')
+  row = redis.call('HMGET', KEYS[3], unpack(ARGV, next_arg + 3, next_arg + 2 + fields))
 end
-return {names, members, row}
+local posts = false
+local wanted = tonumber(ARGV[4])
+if wanted > 0 and #names > 0 then
+  local ids = {}
+  for i = 1, math.min(wanted, #members) do ids[i] = id_of(members[i]) end
+  posts = read_posts(ids, KEYS[#KEYS], ARGV[6], ARGV[7], ARGV[8], {})
+end
+return {names, members, row, posts}
 """
+)
 
 # KEYS: timeline, meta. ARGV: followee, members...
 _UNMERGE = """
@@ -298,24 +335,38 @@ class TimelineStore:
         before: int | None,
         count: int,
         beside: VersionedHashRead | None = None,
+        posts: PagePostsRead | None = None,
     ) -> TimelinePage:
         """Newest-first post ids older than ``before`` (exclusive); refreshes the timeline's TTL.
 
         ``beside`` reads a versioned hash of the same user (same hash tag, so the same cluster
         slot) in the same call, into ``beside.row``: one command to encode and parse instead of
-        one per step, which is most of what a read costs the client.
+        one per step, which is most of what a read costs the client. ``posts`` (single Redis
+        only; ignored on a cluster, where those keys live in other slots) reads the cached rows
+        of the page's first ``posts.count`` posts in the same call too.
         """
         lower = b"(" + encode_member(before) if before is not None else b"-"
         keys = self._keys(user_id)
-        args: list[object] = [lower, count, self.ttl_ms]
+        wanted = posts.count if posts is not None and not self.cluster else 0
+        args: list[object] = [lower, count, self.ttl_ms, wanted, "1" if beside else "0"]
+        if wanted and posts is not None:
+            args += [posts.ttl_seconds, posts.seed, POST_KEY_PREFIX]
+        else:
+            args += ["", "", ""]
         if beside is not None:
             keys.append(beside.key)
-            args += [beside.seed, beside.ttl_seconds, *beside.fields]
-        field_names, members, row = await self._read(keys=keys, args=args)
+            args += [beside.seed, beside.ttl_seconds, len(beside.fields), *beside.fields]
+        if wanted and posts is not None:
+            keys.append(liked_key(posts.viewer_id))
+        field_names, members, row, post_rows = await self._read(keys=keys, args=args)
         if beside is not None:
             beside.row = list(row)
         if not field_names:
             return TimelinePage(built=False)
+        post_ids = [decode_member(m) for m in members]
+        if posts is not None and post_rows:
+            posts.post_ids = post_ids[: min(wanted, len(post_ids))]
+            posts.rows, posts.liked = split_post_rows(post_rows, len(posts.post_ids))
         followees = {
             int(name[len(FOLLOWEE_FIELD_PREFIX) :])
             for raw in field_names
@@ -323,11 +374,7 @@ class TimelineStore:
                 FOLLOWEE_FIELD_PREFIX
             )
         }
-        return TimelinePage(
-            built=True,
-            post_ids=[decode_member(m) for m in members],
-            merged_followees=followees,
-        )
+        return TimelinePage(built=True, post_ids=post_ids, merged_followees=followees)
 
     async def size(self, user_id: int) -> int:
         return int(await self.redis.zcard(self.timeline_key(user_id)))
