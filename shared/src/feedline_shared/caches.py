@@ -75,29 +75,28 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS: post hashes, then the viewer's like-state hash. ARGV: ttl, a version seed, then the post
-# ids. A hash without a version gets the seed first (see ``version_seed``). Returns each post's
-# v, body, likes, deleted, then the like-state v and the viewer's state per post, flat.
 #: Lua (single Redis only): the cached rows of posts ``ids`` (strings) and the viewer's like
-#: state, each hash given its version ``seed`` first. The post keys are built here from the ids,
-#: which are also the like-state fields, so each id crosses the connection once. Appended to
-#: ``out``: ``[v, body, likes, deleted]`` per post, then ``[v, liked per post...]``. The timeline
-#: read script embeds it to read a page's posts in its own call.
+#: state; a hash without a version is given ``seed`` (and a TTL) as it is read, so a later fill
+#: can be checked (see ``version_seed``). The post keys are built here from the ids, which are
+#: also the like-state fields, so each id crosses the connection once. Appended to ``out``:
+#: ``[v, body, likes, deleted]`` per post, then ``[v, liked per post...]``. The timeline read
+#: script embeds it to read a page's posts in its own call.
 READ_POSTS_LUA = """
-local function read_posts(ids, liked_key, ttl, seed, prefix, out)
-  local keys = {}
-  for i = 1, #ids do keys[i] = prefix .. '{' .. ids[i] .. '}' end
-  keys[#keys + 1] = liked_key
-  for i = 1, #keys do
-    if redis.call('HSETNX', keys[i], 'v', seed) == 1 then
-      redis.call('EXPIRE', keys[i], ttl)
-    end
+local function versioned_row(key, ttl, seed, ...)
+  local row = redis.call('HMGET', key, 'v', ...)
+  if not row[1] then
+    redis.call('HSETNX', key, 'v', seed)
+    redis.call('EXPIRE', key, ttl)
+    row[1] = seed
   end
+  return row
+end
+local function read_posts(ids, liked_key, ttl, seed, prefix, out)
   for i = 1, #ids do
-    local row = redis.call('HMGET', keys[i], 'v', 'body', 'likes', 'deleted')
+    local row = versioned_row(prefix .. '{' .. ids[i] .. '}', ttl, seed, 'body', 'likes', 'deleted')
     for j = 1, 4 do out[#out + 1] = row[j] end
   end
-  local liked = redis.call('HMGET', liked_key, 'v', unpack(ids))
+  local liked = versioned_row(liked_key, ttl, seed, unpack(ids))
   for j = 1, #liked do out[#out + 1] = liked[j] end
   return out
 end
