@@ -240,3 +240,19 @@ async def test_a_pages_posts_are_read_in_the_timelines_call_as_the_cache_reader_
     unbuilt = caches.PagePostsRead(viewer_id=2, count=3, ttl_seconds=60, seed=seed)
     assert not (await store.read(2, before=None, count=10, posts=unbuilt)).built
     assert unbuilt.post_ids == [] and unbuilt.covering([]) is None
+
+
+@pytest.mark.parametrize(
+    "post_id",
+    [1, 9_999_999, 10_000_000, 65_536, 4_294_967_296, (1 << 53) + 1, 121_493_070_612_000_972],
+)
+async def test_the_timeline_script_decodes_every_id_exactly(store, post_id):
+    await store.rebuild(1, [post_id, (1 << 64) - 2], [])
+    prefetch = caches.PagePostsRead(viewer_id=1, count=2, ttl_seconds=60, seed="1")
+    await store.read(1, before=None, count=2, posts=prefetch)
+    assert prefetch.post_ids == [(1 << 64) - 2, post_id]
+    # The like-state fields the script asked for are the decimal ids themselves.
+    await store.redis.hset(caches.liked_key(1), mapping={str(post_id): "1"})
+    again = caches.PagePostsRead(viewer_id=1, count=2, ttl_seconds=60, seed="1")
+    await store.read(1, before=None, count=2, posts=again)
+    assert again.liked[1:] == [None, b"1"]

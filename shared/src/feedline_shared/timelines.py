@@ -119,24 +119,31 @@ return 1
 # page starts just past the lower bound.
 # KEYS: timeline, meta, then the hash read beside (ARGV[5] == '1') and the viewer's like state
 # when the page's first ARGV[4] posts are read too (single Redis only: their keys are built
-# from the members, which hold complemented 64-bit ids: decoded here with exact integer steps).
+# from the members, which hold complemented 64-bit ids: decoded here in exact steps).
 _READ = (
     READ_POSTS_LUA
     + """
 local function id_of(member)
   local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(member, 1, 8)
-  local hi = 4294967295 - (((b1 * 256 + b2) * 256 + b3) * 256 + b4)
-  local lo = 4294967295 - (((b5 * 256 + b6) * 256 + b7) * 256 + b8)
-  local digits = {}
-  repeat
-    local r = hi % 10
-    hi = (hi - r) / 10
-    local rest = r * 4294967296 + lo
-    local d = rest % 10
-    lo = (rest - d) / 10
-    digits[#digits + 1] = d
-  until hi == 0 and lo == 0
-  return string.reverse(table.concat(digits))
+  -- The id is the member's complement, as four 16-bit words w3..w0.
+  local w3 = 65535 - (b1 * 256 + b2)
+  local w2 = 65535 - (b3 * 256 + b4)
+  local w1 = 65535 - (b5 * 256 + b6)
+  local w0 = 65535 - (b7 * 256 + b8)
+  -- w3 * 2^48 + w2 * 2^32 + w1 * 2^16 + w0 in base-10^7 limbs: every product and sum stays
+  -- below 2^53, so Lua's doubles hold each exactly.
+  local l0 = w3 * 6710656 + w2 * 4967296 + w1 * 65536 + w0
+  local l1 = w3 * 8147497 + w2 * 429
+  local l2 = w3 * 2
+  local carry = math.floor(l0 / 10000000)
+  l0 = l0 - carry * 10000000
+  l1 = l1 + carry
+  carry = math.floor(l1 / 10000000)
+  l1 = l1 - carry * 10000000
+  l2 = l2 + carry
+  if l2 > 0 then return string.format('%d%07d%07d', l2, l1, l0) end
+  if l1 > 0 then return string.format('%d%07d', l1, l0) end
+  return string.format('%d', l0)
 end
 local names = redis.call('HKEYS', KEYS[2])
 local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
