@@ -189,36 +189,28 @@ def http_phase(
     ):
         peak = median([r.rps for r in runs[base]])
         target = 0.7 * peak
-        # Closed loop with think time: rate = c / (pace + latency). A short probe measures the
-        # latency at about that rate (the ceiling's median is the first guess), so the run
-        # lands near 70 % of the peak rather than where a guessed latency puts it.
+        # Closed loop with think time: rate = c / (pace + latency). The first think time comes
+        # from the ceiling's median latency; a run that lands more than 5 % off the target is
+        # repeated with the latency it measured (the machine's speed drifts between runs).
         unloaded = median([r.p50_ms for r in runs["ceiling peak"]])
         pace = loadgen.think_time_ms(c, target, unloaded)
-        for _ in range(2):
-            probe = loadgen.run(
-                f"{label} (pace probe)",
+        for _ in range(3):
+            result = loadgen.run(
+                label,
                 gateway,
                 concurrency=c,
-                duration=max(3.0, d / 3),
+                duration=d * 1.5,
                 users_file=users_file,
                 shares=shares,
                 pace_ms=pace,
                 wrk=wrk,
             )
-            if probe.rps and abs(probe.rps / target - 1) <= 0.05:
+            if result.rps and abs(result.rps / target - 1) <= 0.05:
                 break
-            latency = loadgen.observed_latency_ms(c, pace, probe.rps)
-            pace = loadgen.think_time_ms(c, target, latency)
-        result = loadgen.run(
-            label,
-            gateway,
-            concurrency=c,
-            duration=d * 1.5,
-            users_file=users_file,
-            shares=shares,
-            pace_ms=pace,
-            wrk=wrk,
-        )
+            log(f"  {label:<13} {result.rps:>8,.0f} req/s, {result.rps / peak:.0%} of peak: again")
+            pace = loadgen.think_time_ms(
+                c, target, loadgen.observed_latency_ms(c, pace, result.rps)
+            )
         paced[label] = result
         log(
             f"  {label:<13} {result.rps:>8,.0f} req/s ({result.rps / peak:.0%} of peak)  "
