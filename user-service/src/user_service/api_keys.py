@@ -26,7 +26,7 @@ async def create(
     session: AsyncSession, ids: IdGenerator, user_id: int, name: str
 ) -> tuple[ApiKey, str]:
     """A new key for ``user_id``; returns the row and the key, which is never stored."""
-    await get_acting_user(session, user_id)
+    await get_acting_user(session, user_id, hold=True)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(id=ids.next_id(), user_id=user_id, name=name, key_hash=digest(key))
     session.add(api_key)

@@ -18,11 +18,11 @@ from feedline_shared.events import UserFollowed, UserUnfollowed
 from feedline_shared.ids import IdGenerator
 from feedline_shared.outbox import add_event
 from feedline_shared.pagination import Page
-from feedline_shared.problems import ValidationFailed
+from feedline_shared.problems import NotFound, Unauthorized, ValidationFailed
 from feedline_shared.schemas import UserSummary
 from user_service.models import Follow, User, outbox
 from user_service.schemas import Followee
-from user_service.service import get_acting_user, get_by_username, get_user
+from user_service.service import ACTING_USER_GONE, get_by_username, get_user
 
 Direction = Literal["followers", "following"]
 
@@ -35,10 +35,10 @@ async def follow(
     username: str,
 ) -> bool:
     """Makes ``follower_id`` follow ``username``; True when this call created the follow."""
-    await get_acting_user(session, follower_id)
     followee = await get_by_username(session, username)
     if followee.id == follower_id:
         raise ValidationFailed("You cannot follow yourself", field="username")
+    await _hold_accounts(session, follower_id, followee)
     inserted = await session.scalar(
         insert(Follow)
         .values(id=ids.next_id(), follower_id=follower_id, followee_id=followee.id)
@@ -51,6 +51,25 @@ async def follow(
     await add_event(session, outbox, UserFollowed(follower_id=follower_id, followee_id=followee.id))
     cache.follows_changed(session, follower_id)
     return True
+
+
+async def _hold_accounts(session: AsyncSession, follower_id: int, followee: User) -> None:
+    """Keeps both accounts from being deleted until this transaction ends (key-share locks, in
+    id order): an account deletion either finished before (then 401 or 404 here) or waits and
+    removes this follow with the others. A deletion locks the other side's rows for no-key
+    updates only, which these locks do not block, so the two cannot deadlock."""
+    held = set(
+        await session.scalars(
+            select(User.id)
+            .where(User.id.in_((follower_id, followee.id)))
+            .order_by(User.id)
+            .with_for_update(read=True, key_share=True)
+        )
+    )
+    if follower_id not in held:
+        raise Unauthorized(ACTING_USER_GONE)
+    if followee.id not in held:
+        raise NotFound(f"No user named {followee.username!r}")
 
 
 async def unfollow(

@@ -56,9 +56,17 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def get_acting_user(session: AsyncSession, user_id: int) -> User:
-    """The caller's own account; a deleted one makes its credentials invalid (401), not a 404."""
-    user = await session.get(User, user_id)
+async def get_acting_user(
+    session: AsyncSession, user_id: int, *, hold: bool = False, change: bool = False
+) -> User:
+    """The caller's own account; a deleted one makes its credentials invalid (401), not a 404.
+
+    ``hold`` keeps the account from being deleted until the transaction ends (a key-share lock,
+    for a row that will refer to it); ``change`` locks it for an update of its own fields. Either
+    way a concurrent deletion finishes first (then 401) or waits for this transaction.
+    """
+    lock = {"read": True, "key_share": True} if hold else {"key_share": True} if change else None
+    user = await session.get(User, user_id, with_for_update=lock)
     if user is None:
         raise Unauthorized(ACTING_USER_GONE)
     return user
@@ -132,7 +140,7 @@ async def update_profile(
     session: AsyncSession, cache: CacheInvalidation, user_id: int, changes: ProfileUpdate
 ) -> User:
     """Applies the given fields; an effective change writes ``user.updated`` with it."""
-    user = await get_acting_user(session, user_id)
+    user = await get_acting_user(session, user_id, change=True)
     changed = False
     if changes.display_name is not None:
         display_name = _display_name(changes.display_name)
@@ -172,11 +180,15 @@ async def delete_account(
         await session.scalars(select(Follow.followee_id).where(Follow.follower_id == user_id))
     )
     # The other side's counters move with the follows that go (row locks taken in id order,
-    # as a follow takes them).
+    # as a follow takes them). No-key locks: a follow in flight holds key-share locks on both
+    # its accounts, which these do not wait for, so the two cannot deadlock.
     others = sorted({*follower_ids, *followee_ids})
     if others:
         await session.execute(
-            select(User.id).where(User.id.in_(others)).order_by(User.id).with_for_update()
+            select(User.id)
+            .where(User.id.in_(others))
+            .order_by(User.id)
+            .with_for_update(key_share=True)
         )
     if follower_ids:
         await session.execute(

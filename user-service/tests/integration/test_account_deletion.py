@@ -3,6 +3,8 @@ goes out with the change, and the caches learn of it before the answer."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -123,3 +125,54 @@ async def test_deletion_marks_the_account_and_drops_its_caches_before_answering(
     finally:
         await redis.delete(deleted_user_key(gone_id), following_key(fan_id), user_key(gone_id))
         await redis.aclose()
+
+
+async def test_follows_racing_the_followees_deletion_are_404_or_kept_exact(
+    client: httpx.AsyncClient, make_user, password
+) -> None:
+    statuses: set[int] = set()
+    for _ in range(6):
+        doomed = await make_user()
+        fans = [await make_user() for _ in range(8)]
+        # The deleted account follows half of them, so the deletion locks their rows too.
+        for fan in fans[:4]:
+            followed = await client.post(f"/users/{fan['username']}/follow", headers=acting(doomed))
+            assert followed.status_code == 200
+        deletion, *follows = await asyncio.gather(
+            delete_account(client, doomed, password),
+            *(
+                client.post(f"/users/{doomed['username']}/follow", headers=acting(fan))
+                for fan in fans
+            ),
+        )
+        assert deletion.status_code == 204
+        statuses |= {r.status_code for r in follows}
+        assert {r.status_code for r in follows} <= {200, 404}, [r.text for r in follows]
+        for fan in fans:
+            counts = (await profile(client, fan)).json()
+            assert (counts["followers_count"], counts["following_count"]) == (0, 0), fan
+    assert statuses
+
+
+async def test_own_writes_racing_the_deletion_are_401_or_done_before_it(
+    client: httpx.AsyncClient, make_user, password
+) -> None:
+    statuses: set[int] = set()
+    for _ in range(6):
+        doomed = await make_user()
+        deletion, *writes = await asyncio.gather(
+            delete_account(client, doomed, password),
+            *(
+                client.post("/internal/api-keys", json={"name": f"k{i}"}, headers=acting(doomed))
+                for i in range(3)
+            ),
+            *(
+                client.patch("/users/me", json={"bio": f"b{i}"}, headers=acting(doomed))
+                for i in range(3)
+            ),
+        )
+        assert deletion.status_code == 204
+        statuses |= {r.status_code for r in writes}
+        assert {r.status_code for r in writes} <= {200, 201, 401}, [r.text for r in writes]
+        assert (await profile(client, doomed)).status_code == 404
+    assert statuses
