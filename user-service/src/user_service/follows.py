@@ -77,6 +77,7 @@ async def unfollow(
 ) -> bool:
     """Ends the follow if there is one; True when this call deleted it."""
     followee = await get_by_username(session, username)
+    await _hold_accounts(session, follower_id, followee)
     deleted = await session.scalar(
         delete(Follow)
         .where(Follow.follower_id == follower_id, Follow.followee_id == followee.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,10 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     if user is None:
         raise NotFound("User not found")
     return user
+
+
+#: Key of the transaction-scoped advisory lock that serialises account deletions.
+ACCOUNT_DELETION_LOCK = 0x66656564_64656C  # "feed" "del"
 
 
 async def get_acting_user(
@@ -168,11 +172,15 @@ async def delete_account(
     ``user.deleted`` goes out with it: post-service erases the account's posts and likes on that
     event. After the commit the account's session tokens are refused at the gateway.
     """
-    user = await session.get(User, user_id, with_for_update=True)
-    if user is None:
-        raise Unauthorized(ACTING_USER_GONE)
+    user = await get_acting_user(session, user_id)
     if not await passwords.verify(user.password_hash, request.password):
         raise Forbidden("The password does not match; the account was not deleted")
+    # One deletion at a time: two related accounts deleted at once would each hold its own row
+    # and wait for the other's. Deletions are rare; nothing else takes this lock.
+    await session.execute(select(func.pg_advisory_xact_lock(ACCOUNT_DELETION_LOCK)))
+    locked = await session.scalar(select(User.id).where(User.id == user_id).with_for_update())
+    if locked is None:
+        raise Unauthorized(ACTING_USER_GONE)
     follower_ids = list(
         await session.scalars(select(Follow.follower_id).where(Follow.followee_id == user_id))
     )

@@ -176,3 +176,36 @@ async def test_own_writes_racing_the_deletion_are_401_or_done_before_it(
         assert {r.status_code for r in writes} <= {200, 201, 401}, [r.text for r in writes]
         assert (await profile(client, doomed)).status_code == 404
     assert statuses
+
+
+async def test_related_deletions_and_unfollows_at_once_end_exact_without_a_500(
+    client: httpx.AsyncClient, make_user, password
+) -> None:
+    async def follow(follower: dict, followee: dict) -> None:
+        response = await client.post(
+            f"/users/{followee['username']}/follow", headers=acting(follower)
+        )
+        assert response.status_code == 200
+
+    for _ in range(6):
+        first, second = await make_user(), await make_user()
+        fans = [await make_user() for _ in range(4)]
+        await follow(first, second)
+        await follow(second, first)
+        for fan in fans:
+            await follow(fan, first)
+            await follow(fan, second)
+        deletions_and_unfollows = await asyncio.gather(
+            delete_account(client, first, password),
+            delete_account(client, second, password),
+            *(
+                client.delete(f"/users/{gone['username']}/follow", headers=acting(fan))
+                for fan in fans
+                for gone in (first, second)
+            ),
+        )
+        assert [r.status_code for r in deletions_and_unfollows[:2]] == [204, 204]
+        assert {r.status_code for r in deletions_and_unfollows[2:]} <= {200, 404}
+        for fan in fans:
+            counts = (await profile(client, fan)).json()
+            assert (counts["followers_count"], counts["following_count"]) == (0, 0)
