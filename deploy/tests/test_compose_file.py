@@ -141,6 +141,8 @@ def test_shared_knobs_agree_between_processes(compose):
     for knob in ("TIMELINE_CAP", "TIMELINE_TTL_DAYS", "CELEBRITY_FOLLOWER_THRESHOLD"):
         values = {environment(services[n])[knob] for n in ("feed-service", "fanout-worker")}
         assert len(values) == 1, f"{knob} differs: {values}"
+    threshold = environment(services["user-service"])["CELEBRITY_FOLLOWER_THRESHOLD"]
+    assert threshold == environment(services["feed-service"])["CELEBRITY_FOLLOWER_THRESHOLD"]
     for knob in ("INTERNAL_TOKEN", "REDIS_URL", "AMQP_URL", "ENVIRONMENT"):
         values = {environment(services[n]).get(knob) for n in PROCESSES}
         assert len(values) == 1, f"{knob} differs between processes: {values}"

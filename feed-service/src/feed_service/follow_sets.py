@@ -3,8 +3,10 @@
 user-service invalidates the cached set right after it commits a follow or unfollow (and the
 fanout worker again from the event), and a fill is written only if no invalidation happened
 since it was read (:mod:`feedline_shared.caches`), so follows and unfollows show in the very
-next feed read. The follower counts in a cached set may be up to ``ttl_seconds`` old: an account
-that just crossed the celebrity threshold can take that long to be merged at read time.
+next feed read. The follower counts in a cached set may be up to ``ttl_seconds`` old; they only
+decide the celebrity split, and the follow that takes an account past the threshold has
+user-service drop its followers' sets at once (only if Redis fails then does the split wait for
+the TTL).
 """
 
 from __future__ import annotations

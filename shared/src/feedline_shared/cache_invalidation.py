@@ -73,6 +73,15 @@ class CacheInvalidation:
 
         after_commit(session, invalidate)
 
+    def followee_grew_large(self, session: AsyncSession, follower_ids: Sequence[int]) -> None:
+        """The followee just passed the celebrity threshold: its followers' follow sets, which
+        still say it is small, are read again."""
+
+        async def invalidate() -> None:
+            await self._guarded(caches.invalidate_followings(self.redis, follower_ids))
+
+        after_commit(session, invalidate)
+
     def profile_changed(self, session: AsyncSession, user_id: int) -> None:
         async def invalidate() -> None:
             await self._guarded(caches.invalidate_author(self.redis, user_id))

@@ -21,6 +21,7 @@ __all__ = [
     "ActingUser",
     "ApiKeyTouchInterval",
     "CacheDep",
+    "CelebrityThreshold",
     "IdsDep",
     "KeyIdPath",
     "PasswordsDep",
@@ -61,6 +62,11 @@ async def _api_key_touch_interval(request: Request) -> timedelta:
     return timedelta(seconds=settings.api_key_touch_interval_seconds)
 
 
+async def _celebrity_threshold(request: Request) -> int:
+    settings: Settings = request.app.state.settings
+    return settings.celebrity_follower_threshold
+
+
 def parse_id(raw: str, what: str) -> int:
     """A positive 64-bit id from a path; anything else names nothing, so it is a 404."""
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
@@ -87,5 +93,6 @@ IdsDep = Annotated[IdGenerator, Depends(_ids)]
 CacheDep = Annotated[CacheInvalidation, Depends(_cache)]
 PostCountsDep = Annotated[PostCounts, Depends(_post_counts)]
 ApiKeyTouchInterval = Annotated[timedelta, Depends(_api_key_touch_interval)]
+CelebrityThreshold = Annotated[int, Depends(_celebrity_threshold)]
 UserIdPath = Annotated[int, Depends(_user_id_path)]
 KeyIdPath = Annotated[int, Depends(_key_id_path)]

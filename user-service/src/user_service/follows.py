@@ -33,8 +33,16 @@ async def follow(
     ids: IdGenerator,
     follower_id: int,
     username: str,
+    *,
+    celebrity_threshold: int | None = None,
 ) -> bool:
-    """Makes ``follower_id`` follow ``username``; True when this call created the follow."""
+    """Makes ``follower_id`` follow ``username``; True when this call created the follow.
+
+    A follow that takes the followee's follower peak just past ``celebrity_threshold`` (the first
+    such one included) also drops its followers' cached follow sets: the worker stops fanning its
+    posts out from then on, and feeds merge them at read time only once the set they read says
+    it is that large.
+    """
     followee = await get_by_username(session, username)
     if followee.id == follower_id:
         raise ValidationFailed("You cannot follow yourself", field="username")
@@ -47,7 +55,12 @@ async def follow(
     )
     if inserted is None:
         return False
-    await _shift_counts(session, follower_id, followee.id, +1)
+    peak = await _shift_counts(session, follower_id, followee.id, +1)
+    if celebrity_threshold is not None and peak == celebrity_threshold + 1:
+        followers = await session.scalars(
+            select(Follow.follower_id).where(Follow.followee_id == followee.id)
+        )
+        cache.followee_grew_large(session, list(followers))
     await add_event(session, outbox, UserFollowed(follower_id=follower_id, followee_id=followee.id))
     cache.follows_changed(session, follower_id)
     return True
@@ -95,19 +108,35 @@ async def unfollow(
 
 async def _shift_counts(
     session: AsyncSession, follower_id: int, followee_id: int, delta: int
-) -> None:
+) -> int:
+    """Moves both counters; returns the followee's follower peak after the change."""
+    peak = 0
     # Rows are locked in id order, so A→B and B→A at the same moment cannot deadlock.
     for user_id in sorted((follower_id, followee_id)):
         if user_id == followee_id:
-            values = {
-                User.followers_count: User.followers_count + delta,
-                User.peak_followers_count: func.greatest(
-                    User.peak_followers_count, User.followers_count + delta
-                ),
-            }
+            peak = int(
+                await session.scalar(
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(
+                        {
+                            User.followers_count: User.followers_count + delta,
+                            User.peak_followers_count: func.greatest(
+                                User.peak_followers_count, User.followers_count + delta
+                            ),
+                        }
+                    )
+                    .returning(User.peak_followers_count)
+                )
+                or 0
+            )
         else:
-            values = {User.following_count: User.following_count + delta}
-        await session.execute(update(User).where(User.id == user_id).values(values))
+            await session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values({User.following_count: User.following_count + delta})
+            )
+    return peak
 
 
 async def follow_page(

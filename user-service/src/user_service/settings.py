@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from feedline_shared.settings import DatabaseSettings
 
 
@@ -30,6 +32,11 @@ class Settings(DatabaseSettings):
     # API key verification records last_used_at at most this often per key, so a busy key does
     # not turn every authenticated request into a row update.
     api_key_touch_interval_seconds: int = 60
+
+    # The fanout worker's and feed-service's CELEBRITY_FOLLOWER_THRESHOLD: when an account's
+    # follower peak first passes it, its followers' cached follow sets are dropped, so their
+    # feeds merge its (no longer fanned-out) posts at read time from the next read on.
+    celebrity_follower_threshold: int = Field(default=20_000, ge=0)
 
     # The outbox relay also polls this often in case a NOTIFY was missed.
     outbox_poll_interval_seconds: float = 1.0

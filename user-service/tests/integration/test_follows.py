@@ -203,3 +203,31 @@ async def test_follow_and_unfollow_invalidate_the_cached_follow_set(
     finally:
         await redis.delete(key)
         await redis.aclose()
+
+
+async def test_the_follow_that_passes_the_celebrity_threshold_drops_followers_follow_sets(
+    app, client: httpx.AsyncClient, make_user, monkeypatch
+) -> None:
+    monkeypatch.setattr(app.state.settings, "celebrity_follower_threshold", 3)
+    star = await make_user()
+    fans = [await make_user() for _ in range(5)]
+    redis = Redis.from_url(app.state.settings.redis_url)
+    keys = [following_key(int(fan["id"])) for fan in fans]
+    try:
+        for fan in fans[:3]:
+            assert (await follow(client, fan, star)).status_code == 200
+        for key in keys:
+            await redis.hset(key, mapping={"v": "10", "set": "[]"})
+        # The fourth follower takes the peak past 3: the three earlier fans' sets are dropped.
+        assert (await follow(client, fans[3], star)).status_code == 200
+        assert [await redis.hget(key, "set") for key in keys[:3]] == [None, None, None]
+        # The fourth fan's own set goes as for any follow; a fan who does not follow keeps it.
+        assert await redis.hget(keys[3], "set") is None
+        assert await redis.hget(keys[4], "set") == b"[]"
+        # Later follows are ordinary: only the new follower's set changes.
+        await redis.hset(keys[0], mapping={"v": "20", "set": "[]"})
+        assert (await follow(client, fans[4], star)).status_code == 200
+        assert await redis.hget(keys[0], "set") == b"[]"
+    finally:
+        await redis.delete(*keys)
+        await redis.aclose()

@@ -10,6 +10,7 @@ from user_service import follows, service
 from user_service.dependencies import (
     ActingUser,
     CacheDep,
+    CelebrityThreshold,
     IdsDep,
     PasswordsDep,
     PostCountsDep,
@@ -61,9 +62,16 @@ async def read_user(username: str, session: SessionDep, posts: PostCountsDep) ->
 
 @router.post("/{username}/follow")
 async def follow(
-    username: str, user_id: ActingUser, session: SessionDep, cache: CacheDep, ids: IdsDep
+    username: str,
+    user_id: ActingUser,
+    session: SessionDep,
+    cache: CacheDep,
+    ids: IdsDep,
+    celebrity_threshold: CelebrityThreshold,
 ) -> FollowState:
-    await follows.follow(session, cache, ids, user_id, username)
+    await follows.follow(
+        session, cache, ids, user_id, username, celebrity_threshold=celebrity_threshold
+    )
     return FollowState(following=True)
 
 
