@@ -122,9 +122,8 @@ def split_post_rows(flat: Sequence[Raw], posts: int) -> tuple[list[list[Raw]], l
     """``read_posts``' flat answer as rows per post and the like-state row."""
     width = len(POST_FIELDS)
     split = width * posts
-    return [list(flat[start : start + width]) for start in range(0, split, width)], list(
-        flat[split:]
-    )
+    rows = [list(flat[start : start + width]) for start in range(0, split, width)]
+    return rows, list(flat[split:])
 
 
 @dataclass(slots=True)

@@ -70,13 +70,15 @@ def _plain_str(field: Any) -> bool:
     return field.field_info.annotation is str and not field.field_info.metadata
 
 
+_CONTAINERS = (list, set, tuple, frozenset, dict)
+
+
 def _scalar(field: Any) -> bool:
     # Validated query values are cached and shared between requests: no mutable containers.
     annotation = field.field_info.annotation
     members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
     return all(
-        get_origin(member) not in (list, set, tuple, frozenset, dict)
-        and member not in (list, set, tuple, frozenset, dict)
+        get_origin(member) not in _CONTAINERS and member not in _CONTAINERS
         for member in (*members, annotation)
     )
 

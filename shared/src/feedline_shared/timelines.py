@@ -113,13 +113,14 @@ if size > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
 
-# KEYS: timeline, meta[, a versioned hash]. ARGV: lower bound, count, ttl_ms[, version seed,
-# the hash's ttl, its fields (the version field first)]. Returns the meta hash's field names, the
-# page's members, and the hash's row (false without one). Older ids have larger members, so the
-# page starts just past the lower bound.
-# KEYS: timeline, meta, then the hash read beside (ARGV[5] == '1') and the viewer's like state
-# when the page's first ARGV[4] posts are read too (single Redis only: their keys are built
-# from the members, which hold complemented 64-bit ids: decoded here in exact steps).
+# KEYS: timeline, meta[, a versioned hash][, the viewer's like state]. ARGV: lower bound, count,
+# ttl_ms, how many of the page's first posts to read (0: none), '1' if a versioned hash is read,
+# the posts' ttl, seed and key prefix ('' when none are read)[, the hash's version seed, ttl,
+# field count and fields (the version field first)]. Returns the meta hash's field names, the
+# page's members, the hash's row and the posts' rows (each false when not read). Older ids have
+# larger members, so the page starts just past the lower bound. Reading posts is for a single
+# Redis only: their keys are built from the members, whose complemented 64-bit ids are decoded
+# here in exact steps.
 _READ = (
     READ_POSTS_LUA
     + """
@@ -354,26 +355,27 @@ class TimelineStore:
         """
         lower = b"(" + encode_member(before) if before is not None else b"-"
         keys = self._keys(user_id)
-        wanted = posts.count if posts is not None and not self.cluster else 0
-        args: list[object] = [lower, count, self.ttl_ms, wanted, "1" if beside else "0"]
-        if wanted and posts is not None:
-            args += [posts.ttl_seconds, posts.seed, POST_KEY_PREFIX]
+        prefetch = None if self.cluster else posts
+        args: list[object] = [lower, count, self.ttl_ms, prefetch.count if prefetch else 0]
+        args.append("1" if beside else "0")
+        if prefetch:
+            args += [prefetch.ttl_seconds, prefetch.seed, POST_KEY_PREFIX]
         else:
             args += ["", "", ""]
         if beside is not None:
             keys.append(beside.key)
             args += [beside.seed, beside.ttl_seconds, len(beside.fields), *beside.fields]
-        if wanted and posts is not None:
-            keys.append(liked_key(posts.viewer_id))
+        if prefetch:
+            keys.append(liked_key(prefetch.viewer_id))
         field_names, members, row, post_rows = await self._read(keys=keys, args=args)
         if beside is not None:
             beside.row = list(row)
         if not field_names:
             return TimelinePage(built=False)
         post_ids = [decode_member(m) for m in members]
-        if posts is not None and post_rows:
-            posts.post_ids = post_ids[: min(wanted, len(post_ids))]
-            posts.rows, posts.liked = split_post_rows(post_rows, len(posts.post_ids))
+        if prefetch and post_rows:
+            prefetch.post_ids = post_ids[: prefetch.count]
+            prefetch.rows, prefetch.liked = split_post_rows(post_rows, len(prefetch.post_ids))
         followees = {
             int(name[len(FOLLOWEE_FIELD_PREFIX) :])
             for raw in field_names
