@@ -126,9 +126,9 @@ async def deliver_posts(
                 while waiting and time.perf_counter() < deadline:
                     pipe = client.pipeline(transaction=False)
                     for key in waiting:
-                        pipe.zscore(key, member)
+                        pipe.lpos(key, member)
                     found = await pipe.execute()
-                    waiting = [k for k, s in zip(waiting, found, strict=True) if s is None]
+                    waiting = [k for k, i in zip(waiting, found, strict=True) if i is None]
                     if waiting:
                         await asyncio.sleep(0.002)
                 delivered = time.perf_counter() - started

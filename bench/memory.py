@@ -1,7 +1,8 @@
 """Redis bytes per home-timeline entry at the cap, written through the services' own
-``TimelineStore`` on a private redis-server, for a few ``zset-max-listpack-entries`` values,
-and what each encoding costs a fan-out: the rate at which one post is written into those full
-timelines (the worker's own batched script, no HTTP or RabbitMQ around it)."""
+``TimelineStore`` on a private redis-server, for a few ``list-max-listpack-size`` values (the
+size of each node of a list; Redis's default, -2, is 8 KB), and what each costs a fan-out: the
+rate at which one post is written into those full timelines (the worker's own batched script, no
+HTTP or RabbitMQ around it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from feedline_shared.ids import EPOCH_MS
 from feedline_shared.timelines import TimelineStore, timeline_key_pattern
 
 FOLLOWEES_PER_TIMELINE = 10
+#: Redis's own default ``list-max-listpack-size``, which make up, compose and the bench run.
+DEFAULT_LISTPACK_SIZE = -2
 
 
 async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
@@ -30,9 +33,9 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         followees = range(user * 100, user * 100 + FOLLOWEES_PER_TIMELINE)
         await store.rebuild(user, post_ids, followees)
     after = int((await client.info("memory"))["used_memory"])
-    zsets = metas = 0
+    lists = metas = 0
     for user in range(1, timelines + 1):
-        zsets += int(await client.memory_usage(store.timeline_key(user), samples=0))
+        lists += int(await client.memory_usage(store.timeline_key(user), samples=0))
         metas += int(await client.memory_usage(store.meta_key(user), samples=0))
     encoding = await client.object("encoding", store.timeline_key(1))
     users = list(range(1, timelines + 1))
@@ -41,16 +44,14 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         started = time.perf_counter()
         await store.fan_out(users, post_id_at(base_ms + 10**9 + n * 1000, 0))
         durations.append(time.perf_counter() - started)
-    # A cap above zset-max-listpack-entries turns a full timeline into a skiplist on its next
-    # write (cap + 1 entries), and Redis never converts it back.
     after_writes = await client.object("encoding", store.timeline_key(1))
     await client.flushall()
     await client.aclose()
     entries = cap * timelines
     return {
         "encoding": encoding.decode() if isinstance(encoding, bytes) else str(encoding),
-        "zset_bytes_per_entry": round(zsets / entries, 1),
-        "with_meta_bytes_per_entry": round((zsets + metas) / entries, 1),
+        "list_bytes_per_entry": round(lists / entries, 1),
+        "with_meta_bytes_per_entry": round((lists + metas) / entries, 1),
         "used_memory_bytes_per_entry": round((after - before) / entries, 1),
         "fan_out_writes_per_s": round(timelines / statistics.median(durations)),
         "encoding_after_writes": (
@@ -61,22 +62,33 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
 
 def measure(workdir: Path, port: int, cap: int, timelines: int) -> list[dict[str, object]]:
     results: list[dict[str, object]] = []
-    for listpack_entries in (128, cap, 1024):
-        server = RedisServer(port, workdir / f"mem-{listpack_entries}", extra=())
+    for node_size in (-1, DEFAULT_LISTPACK_SIZE, -3):
+        server = RedisServer(port, workdir / f"mem{node_size}")
         server.start()
         try:
-            asyncio.run(_configure(port, listpack_entries))
+            asyncio.run(_configure(port, node_size))
             figures = asyncio.run(_measure(port, cap, timelines))
         finally:
             server.stop()
-        results.append({"zset_max_listpack_entries": listpack_entries, **figures})
+        results.append(
+            {
+                "list_max_listpack_size": node_size,
+                "redis_default": node_size == DEFAULT_LISTPACK_SIZE,
+                **figures,
+            }
+        )
     return results
 
 
-async def _configure(port: int, listpack_entries: int) -> None:
+def deployed(synthetic: list[dict[str, object]]) -> dict[str, object]:
+    """The measurement under Redis's default list settings, the ones Feedline runs with."""
+    return next(m for m in synthetic if m.get("redis_default"))
+
+
+async def _configure(port: int, node_size: int) -> None:
     # A private server: CONFIG SET here never reaches the shared one.
     client = aredis.Redis(port=port)
-    await client.config_set("zset-max-listpack-entries", listpack_entries)
+    await client.config_set("list-max-listpack-size", node_size)
     await client.aclose()
 
 
@@ -84,7 +96,7 @@ async def _real_timelines(redis_url: str, cap: int, sample: int) -> dict[str, ob
     client = aredis.Redis.from_url(redis_url)
     sizes: list[tuple[int, int]] = []
     async for key in client.scan_iter(match=timeline_key_pattern(), count=1000):
-        size = int(await client.zcard(key))
+        size = int(await client.llen(key))
         if size:
             sizes.append((size, int(await client.memory_usage(key, samples=0))))
         if len(sizes) >= sample:
@@ -97,7 +109,7 @@ async def _real_timelines(redis_url: str, cap: int, sample: int) -> dict[str, ob
         "timelines_sampled": len(chosen),
         "at_cap": bool(full),
         "mean_entries": round(entries / len(chosen), 1) if chosen else 0,
-        "zset_bytes_per_entry": round(sum(m for _, m in chosen) / entries, 1) if entries else 0,
+        "list_bytes_per_entry": round(sum(m for _, m in chosen) / entries, 1) if entries else 0,
     }
 
 

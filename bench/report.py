@@ -113,9 +113,9 @@ def _memory(r: dict[str, Any]) -> list[str]:
         "",
         _row(
             [
-                "zset-max-listpack-entries",
+                "list-max-listpack-size",
                 "encoding",
-                "zset B/entry",
+                "list B/entry",
                 "with meta B/entry",
                 "used_memory B/entry",
                 "fan-out writes/s into full timelines",
@@ -128,9 +128,10 @@ def _memory(r: dict[str, Any]) -> list[str]:
         lines += [
             _row(
                 [
-                    m["zset_max_listpack_entries"],
+                    f"{m['list_max_listpack_size']}"
+                    + (" (Redis's default)" if m.get("redis_default") else ""),
                     m["encoding"],
-                    m["zset_bytes_per_entry"],
+                    m["list_bytes_per_entry"],
                     m["with_meta_bytes_per_entry"],
                     m["used_memory_bytes_per_entry"],
                     f"{m['fan_out_writes_per_s']:,}" if "fan_out_writes_per_s" in m else "",
@@ -142,7 +143,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Timelines built by feed-service in this run: {real['timelines_sampled']} "
-        f"sampled, mean {real['mean_entries']} entries, {real['zset_bytes_per_entry']} B/entry "
+        f"sampled, mean {real['mean_entries']} entries, {real['list_bytes_per_entry']} B/entry "
         f"(at cap: {real['at_cap']}).",
         "",
     ]

@@ -53,10 +53,8 @@ ensure_redis() {
   have redis-server || apt_install redis-server
   log "starting Redis"
   mkdir -p /tmp/feedline-redis
-  # Timelines up to 1,024 entries stay listpack-encoded: ~13 bytes an entry instead of ~105.
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
-    --appendonly no --dir /tmp/feedline-redis --logfile /tmp/feedline-redis/redis.log \
-    --zset-max-listpack-entries 1024
+    --appendonly no --dir /tmp/feedline-redis --logfile /tmp/feedline-redis/redis.log
   wait_port 127.0.0.1 "$REDIS_PORT" Redis
 }
 

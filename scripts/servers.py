@@ -15,9 +15,6 @@ from pathlib import Path
 from migrate import migrate
 from processes import System, start_system
 
-# Timelines up to 1,024 entries stay listpack-encoded, as make up and compose run Redis.
-REDIS_FLAGS = ("--zset-max-listpack-entries", "1024")
-
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
@@ -40,7 +37,7 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 class RedisServer:
     """A redis-server without persistence on its own port: a restart loses every key."""
 
-    def __init__(self, port: int, workdir: Path, extra: tuple[str, ...] = REDIS_FLAGS) -> None:
+    def __init__(self, port: int, workdir: Path, extra: tuple[str, ...] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is required (make infra installs it)")

@@ -93,9 +93,9 @@ async def timelines_of(redis: Redis, user_ids: list[int]) -> list[list[int]]:
     store = TimelineStore(redis)
     pipe = redis.pipeline(transaction=False)
     for user_id in user_ids:
-        # Members sort newest first (timelines.py); read them from the tail for oldest first.
-        pipe.zrange(store.timeline_key(user_id), 0, -1, desc=True)
-    return [[decode_member(m) for m in members] for members in await pipe.execute()]
+        pipe.lrange(store.timeline_key(user_id), 0, -1)
+    # Lists hold the newest first (timelines.py).
+    return [[decode_member(m) for m in reversed(members)] for members in await pipe.execute()]
 
 
 async def holders(redis: Redis, user_ids: list[int], post_id: int) -> int:
@@ -104,13 +104,13 @@ async def holders(redis: Redis, user_ids: list[int], post_id: int) -> int:
     member = encode_member(post_id)
     pipe = redis.pipeline(transaction=False)
     for user_id in user_ids:
-        pipe.zscore(store.timeline_key(user_id), member)
-    return sum(1 for score in await pipe.execute() if score is not None)
+        pipe.lpos(store.timeline_key(user_id), member)
+    return sum(1 for index in await pipe.execute() if index is not None)
 
 
 async def has_post(redis: Redis, user_id: int, post_id: int) -> bool:
     store = TimelineStore(redis)
-    return await redis.zscore(store.timeline_key(user_id), encode_member(post_id)) is not None
+    return await redis.lpos(store.timeline_key(user_id), encode_member(post_id)) is not None
 
 
 async def queue_depth(channel: AbstractChannel, name: str = DLQ) -> int:

@@ -1,5 +1,6 @@
 import fnmatch
 import os
+import random
 
 import pytest
 from redis.asyncio import Redis
@@ -82,11 +83,46 @@ def test_members_are_complements_so_newer_ids_sort_first():
     assert encode_member(0) == b"\xff" * 8 and encode_member((1 << 64) - 1) == b"\x00" * 8
 
 
-async def test_the_newest_post_is_rank_zero_in_redis(store):
+async def test_the_newest_post_is_the_head_of_the_list_in_redis(store):
     await store.rebuild(1, [10, 30, 20], [])
     await store.fan_out([1], 40)
-    raw = await store.redis.zrange(store.timeline_key(1), 0, -1)
+    raw = await store.redis.lrange(store.timeline_key(1), 0, -1)
     assert [decode_member(m) for m in raw] == [40, 30, 20, 10]
+
+
+async def test_posts_arriving_out_of_order_are_placed_by_id_once_each(store):
+    await store.rebuild(1, [10, 30], [])
+    for post_id in (20, 40, 20, 35, 10, 5, 40, 35):
+        await store.fan_out([1], post_id)
+    assert (await store.read(1, before=None, count=10)).post_ids == [40, 35, 30, 20, 10]
+    assert await store.size(1) == 5
+
+
+async def test_random_writes_keep_the_list_sorted_like_a_model(store):
+    # Ids over the whole 64-bit range, so members differ in every byte, high bytes included.
+    rng = random.Random(11)
+    pool = [rng.randrange(1 << 64) for _ in range(12)] + [0, 1, (1 << 64) - 1]
+    await store.rebuild(1, pool[:3], [])
+    model = set(pool[:3])
+    for _ in range(60):
+        post_id = rng.choice(pool)
+        if rng.random() < 0.2:
+            merged = {post_id, rng.choice(pool)}
+            await store.merge(1, 2, merged)
+            model |= merged
+        else:
+            await store.fan_out([1], post_id)
+            model.add(post_id)
+        model = set(sorted(model, reverse=True)[: store.cap])
+    raw = await store.redis.lrange(store.timeline_key(1), 0, -1)
+    assert [decode_member(m) for m in raw] == sorted(model, reverse=True)
+
+
+async def test_a_timeline_built_empty_gets_its_ttl_from_the_first_post(store):
+    await store.rebuild(1, [], [])
+    assert not await store.redis.exists(store.timeline_key(1))
+    await store.fan_out([1], 3)
+    assert 0 < await store.redis.pttl(store.timeline_key(1)) <= 60_000
 
 
 async def test_cursor_is_exclusive_at_both_ends_and_count_limits(store):
@@ -159,20 +195,23 @@ async def test_the_single_key_script_of_the_cluster_path_matches_the_batch(store
 
 async def test_keys_of_the_old_format_are_ignored_and_the_timeline_rebuilt(store):
     redis = store.redis
-    old_timeline, old_meta = "t:tl:{1}", "t:tlm:{1}"
-    # The earlier format: uncomplemented members (oldest first) beside a "built" hash.
-    await redis.zadd(old_timeline, {i.to_bytes(8, "big"): 0 for i in (1, 2, 3)})
-    await redis.hset(old_meta, mapping={"built": "1", "f:7": "1"})
-    assert {store.timeline_key(1), store.meta_key(1)}.isdisjoint({old_timeline, old_meta})
-    assert store.timeline_key(1) == timeline_key(1, "t") == "t:htl:{1}"
-    assert store.meta_key(1) == meta_key(1, "t") == "t:htlm:{1}"
+    old_keys = [("t:tl:{1}", "t:tlm:{1}"), ("t:htl:{1}", "t:htlm:{1}")]
+    # The earlier formats: sorted sets of (uncomplemented, then complemented) members beside a
+    # "built" hash.
+    for old_timeline, old_meta in old_keys:
+        await redis.zadd(old_timeline, {i.to_bytes(8, "big"): 0 for i in (1, 2, 3)})
+        await redis.hset(old_meta, mapping={"built": "1", "f:7": "1"})
+        assert {store.timeline_key(1), store.meta_key(1)}.isdisjoint({old_timeline, old_meta})
+    assert store.timeline_key(1) == timeline_key(1, "t") == "t:hl:{1}"
+    assert store.meta_key(1) == meta_key(1, "t") == "t:hlm:{1}"
 
     assert not (await store.read(1, before=None, count=10)).built
     assert await store.fan_out([1], 4) == 0
     await store.rebuild(1, [1, 2, 3], [7])
     page = await store.read(1, before=None, count=10)
     assert page.built and page.post_ids == [3, 2, 1] and page.merged_followees == {7}
-    assert await redis.zcard(old_timeline) == 3, "the old keys are left to expire"
+    for old_timeline, _ in old_keys:
+        assert await redis.zcard(old_timeline) == 3, "the old keys are left to expire"
 
 
 def test_key_patterns_tell_timelines_from_metadata():
@@ -181,6 +220,7 @@ def test_key_patterns_tell_timelines_from_metadata():
     assert fnmatch.fnmatchcase(meta_key(5), meta_key_pattern())
     assert not fnmatch.fnmatchcase(timeline_key(5), meta_key_pattern())
     assert not fnmatch.fnmatchcase("feedline:tl:{5}", timeline_key_pattern())
+    assert not fnmatch.fnmatchcase("feedline:htl:{5}", timeline_key_pattern())
 
 
 async def test_a_versioned_hash_is_read_beside_the_timeline_in_the_same_call(store):

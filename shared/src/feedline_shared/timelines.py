@@ -1,26 +1,27 @@
 """Home timelines in Redis, shared by the fanout worker (writes) and feed-service (reads, rebuilds).
 
-A timeline is a sorted set, all scored 0, whose members are post ids stored as their 64-bit
-bitwise complement (``2**64 - 1 - post_id``) in 8 big-endian bytes. Redis orders equal scores
-lexicographically, which for fixed-width big-endian integers is numeric order, exact for 64-bit
-ids (a double score is not); the complement reverses it, so the NEWEST post sorts FIRST (rank 0)
-and older posts have larger members. Why: a full timeline is a listpack of ~``cap`` entries, and
-ZADD walks it from the head to find where a new member goes. Every fan-out write adds the newest
-post, which now goes at the head after one comparison instead of at the tail after walking every
-entry; the trim that keeps the newest ``cap`` removes ranks ``cap..-1`` at the tail, which Redis
-seeks from the end. Reads go forwards from the head (ZRANGEBYLEX); cursors are exclusive
-lexicographic bounds.
+A timeline is a Redis list of post ids, newest first, each stored as its 64-bit bitwise
+complement (``2**64 - 1 - post_id``) in 8 big-endian bytes, so byte order of the members is id
+order reversed (exact for 64-bit ids, which a double score is not). Why a list and not a sorted
+set: a sorted set small enough to be compact (a listpack) makes every ZADD scan all its entries
+for the member first, ~10 µs at the cap of 800, and that scan bounded fan-out. A list takes the
+newest post at its head with LPUSH whatever its length, trims the oldest with RPOP, and stores an
+entry in ~10 bytes with Redis's default list settings. The scripts keep the list sorted: a post
+newer than the head (the fan-out case) is pushed at once; an older one (events out of order, or
+redelivered) is placed by binary search, which also finds it already there, so every write is
+idempotent. Members are compared byte by byte, never with Lua's ``<`` (it collates by the
+server's locale). Cursors are exclusive bounds found by the same search.
 
 Beside it a metadata hash marks the timeline as built and records which followees' posts were
 merged in. Fan-out writes only to built timelines: a timeline not read for ``ttl_seconds`` lapses
 and is rebuilt from the databases on the next read, so inactive users cost no fan-out writes.
+A built timeline with no posts has no list (Redis holds no empty list), only its metadata.
 Both keys share the hash tag ``{user_id}``; every script touches one user's keys only, so this
 works on Redis Cluster as on a single server.
 
-The keys are ``<prefix>:htl:{<user_id>}`` and ``<prefix>:htlm:{<user_id>}``. An earlier format
-(uncomplemented members, oldest first) lived under ``:tl:`` and ``:tlm:``; those keys are never
-read, so a timeline left in that format is simply rebuilt on its next read, and the old keys
-expire with their TTL.
+The keys are ``<prefix>:hl:{<user_id>}`` and ``<prefix>:hlm:{<user_id>}``. Earlier formats
+(sorted sets under ``:tl:``/``:tlm:`` and ``:htl:``/``:htlm:``) are never read, so a timeline
+left in one is simply rebuilt on its next read, and the old keys expire with their TTL.
 """
 
 from __future__ import annotations
@@ -46,83 +47,149 @@ DEFAULT_PREFIX = "feedline"
 FOLLOWEE_FIELD_PREFIX = "f:"
 BUILT_FIELD = "built"
 
-# Members sort newest first, so the new post is inserted at the head of the listpack, and the trim
-# keeps ranks 0..cap-1 (the newest) by removing cap..-1 at the tail.
+# The list helpers every timeline script starts with.
+_LIST_LUA = """
+local function newer(a, b)
+  -- True when member a sorts before member b (a is the newer post): byte order, the members'
+  -- two 32-bit halves compared as numbers.
+  local a1, a2, a3, a4, a5, a6, a7, a8 = string.byte(a, 1, 8)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(b, 1, 8)
+  local high_a = ((a1 * 256 + a2) * 256 + a3) * 256 + a4
+  local high_b = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  if high_a ~= high_b then return high_a < high_b end
+  return ((a5 * 256 + a6) * 256 + a7) * 256 + a8 < ((b5 * 256 + b6) * 256 + b7) * 256 + b8
+end
+local function position(timeline, member, len)
+  -- The index of the first entry not newer than member (len when every entry is newer).
+  local low, high = 0, len
+  while low < high do
+    local middle = math.floor((low + high) / 2)
+    if newer(redis.call('LINDEX', timeline, middle), member) then
+      low = middle + 1
+    else
+      high = middle
+    end
+  end
+  return low
+end
+local function add(timeline, meta, member, cap)
+  -- Inserts member where it sorts unless present; keeps the newest cap. Returns 1 if written.
+  local head = redis.call('LINDEX', timeline, 0)
+  local size
+  if not head or newer(member, head) then
+    size = redis.call('LPUSH', timeline, member)
+  elseif head == member then
+    return 0
+  else
+    local len = redis.call('LLEN', timeline)
+    local at = position(timeline, member, len)
+    if at == len then
+      if len >= cap then return 0 end
+      size = redis.call('RPUSH', timeline, member)
+    else
+      local pivot = redis.call('LINDEX', timeline, at)
+      if pivot == member then return 0 end
+      size = redis.call('LINSERT', timeline, 'BEFORE', pivot, member)
+    end
+  end
+  if size == 1 then
+    -- A new list (the timeline was built empty) lives as long as its metadata.
+    local ttl = redis.call('PTTL', meta)
+    if ttl > 0 then redis.call('PEXPIRE', timeline, ttl) end
+  end
+  if size > cap then redis.call('RPOP', timeline, size - cap) end
+  return 1
+end
+"""
 
 # KEYS: timeline, meta. ARGV: cap, member.
-_FAN_OUT = """
+_FAN_OUT = (
+    _LIST_LUA
+    + """
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-redis.call('ZADD', KEYS[1], 0, ARGV[2])
--- Ranks past the cap are the oldest; on a timeline within the cap this removes nothing.
-redis.call('ZREMRANGEBYRANK', KEYS[1], tonumber(ARGV[1]), -1)
-if redis.call('PTTL', KEYS[1]) < 0 then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-end
+add(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[1]))
 return 1
 """
+)
 
 # KEYS: timeline, meta, timeline, meta, … (pairs). ARGV: cap, member.
 # The same write for a batch of users in one call: a single server only (keys span slots).
-_FAN_OUT_BATCH = """
+_FAN_OUT_BATCH = (
+    _LIST_LUA
+    + """
 local cap = tonumber(ARGV[1])
 local written = 0
 for i = 1, #KEYS, 2 do
-  local timeline, meta = KEYS[i], KEYS[i + 1]
-  if redis.call('EXISTS', meta) == 1 then
-    redis.call('ZADD', timeline, 0, ARGV[2])
-    redis.call('ZREMRANGEBYRANK', timeline, cap, -1)
-    if redis.call('PTTL', timeline) < 0 then
-      local ttl = redis.call('PTTL', meta)
-      if ttl > 0 then redis.call('PEXPIRE', timeline, ttl) end
-    end
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    add(KEYS[i], KEYS[i + 1], ARGV[2], cap)
     written = written + 1
   end
 end
 return written
 """
+)
 
-# Users per batched script call: ~1 ms of Redis time each, short enough not to stall others.
+# Users per batched script call: well under a millisecond of Redis time each, short enough not to
+# stall other clients.
 FAN_OUT_BATCH_USERS = 500
 
 # KEYS: timeline, meta.
 # ARGV: cap, ttl_ms, now_ms, replace (1/0), n_followees, followees..., members...
-# Members come oldest first, so each lands at the head of the listpack (see the module docstring).
-# replace=1 rebuilds from scratch; replace=0 merges into a built timeline and is a no-op otherwise.
-_WRITE = """
+# Members come newest first, at most cap of them, without repeats. replace=1 rebuilds from
+# scratch; replace=0 merges into a built timeline and is a no-op otherwise.
+_WRITE = (
+    _LIST_LUA
+    + """
 local cap = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local replace = ARGV[4] == '1'
 local n_followees = tonumber(ARGV[5])
+local first = 6 + n_followees
+local merged = {}
+local changed = replace
 if replace then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('HSET', KEYS[2], 'built', ARGV[3])
+  for i = first, #ARGV do merged[#merged + 1] = ARGV[i] end
 elseif redis.call('EXISTS', KEYS[2]) == 0 then
   return 0
+else
+  -- Both sequences are newest first: merge them, keeping the newest cap without repeats.
+  local kept = redis.call('LRANGE', KEYS[1], 0, -1)
+  local i, j = 1, first
+  while #merged < cap and (i <= #kept or j <= #ARGV) do
+    if j > #ARGV or (i <= #kept and newer(kept[i], ARGV[j])) then
+      merged[#merged + 1] = kept[i]; i = i + 1
+    elseif i <= #kept and kept[i] == ARGV[j] then
+      merged[#merged + 1] = kept[i]; i = i + 1; j = j + 1
+    else
+      merged[#merged + 1] = ARGV[j]; j = j + 1; changed = true
+    end
+  end
+  if changed then redis.call('DEL', KEYS[1]) end
 end
 for i = 6, 5 + n_followees do
   redis.call('HSET', KEYS[2], 'f:' .. ARGV[i], '1')
 end
-for i = 6 + n_followees, #ARGV do
-  redis.call('ZADD', KEYS[1], 0, ARGV[i])
-end
-local size = redis.call('ZCARD', KEYS[1])
-if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], cap, -1) end
+if changed and #merged > 0 then redis.call('RPUSH', KEYS[1], unpack(merged)) end
 redis.call('PEXPIRE', KEYS[2], ttl)
-if size > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+if #merged > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
+)
 
-# KEYS: timeline, meta[, a versioned hash][, the viewer's like state]. ARGV: lower bound, count,
+# KEYS: timeline, meta[, a versioned hash][, the viewer's like state]. ARGV: cursor member ('' for
+# the first page), count,
 # ttl_ms, how many of the page's first posts to read (0: none), '1' if a versioned hash is read,
 # the posts' ttl, seed and key prefix ('' when none are read)[, the hash's version seed, ttl,
 # field count and fields (the version field first)]. Returns the meta hash's field names, the
-# page's members, the hash's row and the posts' rows (each false when not read). Older ids have
-# larger members, so the page starts just past the lower bound. Reading posts is for a single
+# page's members, the hash's row and the posts' rows (each false when not read). The page starts
+# just past the cursor (the first entry older than it). Reading posts is for a single
 # Redis only: their keys are built from the members, whose complemented 64-bit ids are decoded
 # here in exact steps.
 _READ = (
     READ_POSTS_LUA
+    + _LIST_LUA
     + """
 local function id_of(member)
   local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(member, 1, 8)
@@ -147,7 +214,14 @@ local function id_of(member)
   return string.format('%d', l0)
 end
 local names = redis.call('HKEYS', KEYS[2])
-local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local start, count = 0, tonumber(ARGV[2])
+if ARGV[1] ~= '' then
+  local len = redis.call('LLEN', KEYS[1])
+  start = position(KEYS[1], ARGV[1], len)
+  if start < len and redis.call('LINDEX', KEYS[1], start) == ARGV[1] then start = start + 1 end
+end
+local members = {}
+if count > 0 then members = redis.call('LRANGE', KEYS[1], start, start + count - 1) end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local row = false
@@ -172,13 +246,13 @@ return {names, members, row, posts}
 # KEYS: timeline, meta. ARGV: followee, members...
 _UNMERGE = """
 redis.call('HDEL', KEYS[2], 'f:' .. ARGV[1])
-for i = 2, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+for i = 2, #ARGV do redis.call('LREM', KEYS[1], 1, ARGV[i]) end
 return 1
 """
 
 
 def encode_member(post_id: int) -> bytes:
-    """The sorted-set member of ``post_id``: its complement, so newer ids sort first."""
+    """The timeline member of ``post_id``: its complement, so newer ids sort first."""
     return (_MEMBER_MAX - post_id).to_bytes(MEMBER_BYTES, "big")
 
 
@@ -187,23 +261,23 @@ def decode_member(member: bytes) -> int:
 
 
 def timeline_key(user_id: int, prefix: str = DEFAULT_PREFIX) -> str:
-    """The home timeline's sorted set."""
-    return f"{prefix}:htl:{{{user_id}}}"
+    """The home timeline's list."""
+    return f"{prefix}:hl:{{{user_id}}}"
 
 
 def meta_key(user_id: int, prefix: str = DEFAULT_PREFIX) -> str:
     """The timeline's metadata hash; its existence means "built"."""
-    return f"{prefix}:htlm:{{{user_id}}}"
+    return f"{prefix}:hlm:{{{user_id}}}"
 
 
 def timeline_key_pattern(prefix: str = DEFAULT_PREFIX) -> str:
     """A SCAN/KEYS glob matching every home timeline (and no metadata hash)."""
-    return f"{prefix}:htl:*"
+    return f"{prefix}:hl:*"
 
 
 def meta_key_pattern(prefix: str = DEFAULT_PREFIX) -> str:
     """A SCAN/KEYS glob matching every timeline metadata hash."""
-    return f"{prefix}:htlm:*"
+    return f"{prefix}:hlm:*"
 
 
 @dataclass(slots=True)
@@ -293,7 +367,9 @@ class TimelineStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             count = 0
             for user_id in user_ids:
-                pipe.zrem(self.timeline_key(user_id), *members)
+                key = self.timeline_key(user_id)
+                for member in members:
+                    pipe.lrem(key, 1, member)
                 count += 1
             if count:
                 await pipe.execute()
@@ -321,9 +397,7 @@ class TimelineStore:
         replace: bool,
     ) -> bool:
         followees = [str(f) for f in followee_ids]
-        newest = sorted(set(post_ids), reverse=True)[: self.cap]
-        # Oldest first: each ZADD then inserts at the head of the listpack, after one comparison.
-        members = [encode_member(p) for p in reversed(newest)]
+        members = [encode_member(p) for p in sorted(set(post_ids), reverse=True)[: self.cap]]
         args: list[object] = [
             self.cap,
             self.ttl_ms,
@@ -353,10 +427,10 @@ class TimelineStore:
         only; ignored on a cluster, where those keys live in other slots) reads the cached rows
         of the page's first ``posts.count`` posts in the same call too.
         """
-        lower = b"(" + encode_member(before) if before is not None else b"-"
+        cursor = encode_member(before) if before is not None else b""
         keys = self._keys(user_id)
         prefetch = None if self.cluster else posts
-        args: list[object] = [lower, count, self.ttl_ms, prefetch.count if prefetch else 0]
+        args: list[object] = [cursor, count, self.ttl_ms, prefetch.count if prefetch else 0]
         args.append("1" if beside else "0")
         if prefetch:
             args += [prefetch.ttl_seconds, prefetch.seed, POST_KEY_PREFIX]
@@ -386,7 +460,7 @@ class TimelineStore:
         return TimelinePage(built=True, post_ids=post_ids, merged_followees=followees)
 
     async def size(self, user_id: int) -> int:
-        return int(await self.redis.zcard(self.timeline_key(user_id)))
+        return int(await self.redis.llen(self.timeline_key(user_id)))
 
     async def drop(self, user_id: int) -> None:
         await self.redis.delete(self.timeline_key(user_id))
