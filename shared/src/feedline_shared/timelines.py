@@ -46,6 +46,8 @@ _MEMBER_MAX = (1 << (8 * MEMBER_BYTES)) - 1
 DEFAULT_PREFIX = "feedline"
 FOLLOWEE_FIELD_PREFIX = "f:"
 BUILT_FIELD = "built"
+_TIMELINE_KIND = "hl"
+_META_KIND = "hlm"
 
 # The list helpers every timeline script starts with.
 _LIST_LUA = """
@@ -112,16 +114,20 @@ return 1
 """
 )
 
-# KEYS: timeline, meta, timeline, meta, … (pairs). ARGV: cap, member.
-# The same write for a batch of users in one call: a single server only (keys span slots).
+# KEYS: none. ARGV: cap, member, timeline key head, meta key head, user ids (comma separated).
+# The same write for a batch of users in one call, for a single server only: the keys span slots,
+# so the script builds them from the key heads (a key is its head, the user id and "}"). One
+# argument instead of two keys per user is what the client has to encode, which was a third of
+# the worker's time.
 _FAN_OUT_BATCH = (
     _LIST_LUA
     + """
-local cap = tonumber(ARGV[1])
+local cap, member = tonumber(ARGV[1]), ARGV[2]
 local written = 0
-for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
-    add(KEYS[i], KEYS[i + 1], ARGV[2], cap)
+for id in string.gmatch(ARGV[5], '%d+') do
+  local meta = ARGV[4] .. id .. '}'
+  if redis.call('EXISTS', meta) == 1 then
+    add(ARGV[3] .. id .. '}', meta, member, cap)
     written = written + 1
   end
 end
@@ -129,8 +135,8 @@ return written
 """
 )
 
-# Users per batched script call: well under a millisecond of Redis time each, short enough not to
-# stall other clients.
+# Users per batched script call: a few milliseconds of Redis time each, short enough not to stall
+# other clients for long.
 FAN_OUT_BATCH_USERS = 500
 
 # KEYS: timeline, meta.
@@ -260,24 +266,29 @@ def decode_member(member: bytes) -> int:
     return _MEMBER_MAX - int.from_bytes(member, "big")
 
 
+def _key_head(kind: str, prefix: str) -> str:
+    """What a user's key of this kind starts with; the user id (the hash tag) and "}" follow."""
+    return f"{prefix}:{kind}:{{"
+
+
 def timeline_key(user_id: int, prefix: str = DEFAULT_PREFIX) -> str:
     """The home timeline's list."""
-    return f"{prefix}:hl:{{{user_id}}}"
+    return f"{_key_head(_TIMELINE_KIND, prefix)}{user_id}}}"
 
 
 def meta_key(user_id: int, prefix: str = DEFAULT_PREFIX) -> str:
     """The timeline's metadata hash; its existence means "built"."""
-    return f"{prefix}:hlm:{{{user_id}}}"
+    return f"{_key_head(_META_KIND, prefix)}{user_id}}}"
 
 
 def timeline_key_pattern(prefix: str = DEFAULT_PREFIX) -> str:
     """A SCAN/KEYS glob matching every home timeline (and no metadata hash)."""
-    return f"{prefix}:hl:*"
+    return f"{prefix}:{_TIMELINE_KIND}:*"
 
 
 def meta_key_pattern(prefix: str = DEFAULT_PREFIX) -> str:
     """A SCAN/KEYS glob matching every timeline metadata hash."""
-    return f"{prefix}:hlm:*"
+    return f"{prefix}:{_META_KIND}:*"
 
 
 @dataclass(slots=True)
@@ -348,14 +359,11 @@ class TimelineStore:
             return sum(1 for written in results if written == 1)
         # One script call per batch of users: the per-key work runs inside Redis instead of
         # being encoded command by command by the client, which is what bounds a pipeline.
+        heads = [_key_head(_TIMELINE_KIND, self.prefix), _key_head(_META_KIND, self.prefix)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(user_ids), FAN_OUT_BATCH_USERS):
-                keys = [
-                    key
-                    for user_id in user_ids[start : start + FAN_OUT_BATCH_USERS]
-                    for key in self._keys(user_id)
-                ]
-                await self._fan_out_batch(keys=keys, args=[self.cap, member], client=pipe)
+                batch = ",".join(map(str, user_ids[start : start + FAN_OUT_BATCH_USERS]))
+                await self._fan_out_batch(args=[self.cap, member, *heads, batch], client=pipe)
             results = await pipe.execute()
         return sum(int(written) for written in results)
 
