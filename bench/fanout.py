@@ -31,10 +31,14 @@ def timeline_key(user_id: int) -> str:
 
 
 def zadd_ceiling_benchmark(port: int, requests: int) -> float:
-    """redis-benchmark: ZADD pipelined 32 deep over 100,000 random keys (the fan-out pattern)."""
+    """redis-benchmark: ZADD pipelined 32 deep over 100,000 random keys (the fan-out pattern),
+    starting from an empty scratch database each time, so repeated runs measure the same work."""
     binary = shutil.which("redis-benchmark")
     if binary is None:
         return 0.0
+    scratch = redis.Redis(port=port, db=SCRATCH_DB)
+    scratch.flushdb()
+    scratch.close()
     out = subprocess.run(
         [
             binary,

@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             log("fan-out: ZADD ceiling")
             zadd_requests = 200_000 if args.quick else 1_000_000
-            ceiling = fanout.zadd_ceiling_benchmark(infra.REDIS_PORT, zadd_requests)
+            ceiling_runs = [fanout.zadd_ceiling_benchmark(infra.REDIS_PORT, zadd_requests)]
             ceiling_py = fanout.zadd_ceiling_redis_py(infra.REDIS_PORT, 100_000)
             followers = graph.followers_of(0)
             build_s, build_lat = asyncio.run(
@@ -391,8 +391,13 @@ def main(argv: list[str] | None = None) -> int:
                     posts=args.fanout_posts,
                 )
             )
+            # Again after the deliveries, so a slow spell of the machine during one run does not
+            # set the ceiling; the faster run is taken (the lower R2).
+            ceiling_runs.append(fanout.zadd_ceiling_benchmark(infra.REDIS_PORT, zadd_requests))
+            ceiling = max(ceiling_runs)
             results["fanout"] = {
                 "zadd_ceiling_ops": ceiling,
+                "zadd_ceiling_runs": ceiling_runs,
                 "zadd_ceiling_tool": "redis-benchmark -P 32 -r 100000",
                 "zadd_redis_py_ops": round(ceiling_py),
                 "build": {
