@@ -66,14 +66,15 @@ def create_app(
                 redis_retry_after_seconds=settings.redis_retry_after_seconds,
                 local_author_seconds=settings.author_local_cache_seconds,
             )
+            follow_sets = FollowSets(
+                users,
+                redis,
+                ttl_seconds=settings.follow_set_cache_ttl_seconds,
+                redis_retry_after_seconds=settings.redis_retry_after_seconds,
+            )
             app.state.feed = Feed(
                 planner=FeedPlanner(
-                    FollowSets(
-                        users,
-                        redis,
-                        ttl_seconds=settings.follow_set_cache_ttl_seconds,
-                        redis_retry_after_seconds=settings.redis_retry_after_seconds,
-                    ),
+                    follow_sets,
                     posts,
                     store,
                     rebuilder,
@@ -100,7 +101,10 @@ def create_app(
                     "post-service": service_check(http, settings.post_service_url),
                 },
             )
-            yield
+            try:
+                yield
+            finally:
+                await follow_sets.aclose()
         finally:
             await http.aclose()
             await redis.aclose()

@@ -7,18 +7,33 @@ next feed read. The follower counts in a cached set may be up to ``ttl_seconds``
 decide the celebrity split, and the follow that takes an account past the threshold has
 user-service drop its followers' sets at once (only if Redis fails then does the split wait for
 the TTL).
+
+A read that finds its set older than half the TTL still uses it, and refreshes it from
+user-service in the background (one refresh per reader at a time in a process), under the same
+version check as a fill. So a reader who reads at least every half TTL never waits for
+user-service: only first reads and reads after a follow change do.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 import orjson
 from redis.exceptions import RedisError
 
-from feed_service.metrics import FOLLOW_SET_CACHE
+from feed_service.metrics import FOLLOW_SET_CACHE, FOLLOW_SET_REFRESHES
 from feedline_shared import caches
 from feedline_shared.clients import Followee, UserServiceClient
+from feedline_shared.problems import DependencyUnavailable, NotFound
 from feedline_shared.redis import AnyRedis, RedisBreaker
 from feedline_shared.timelines import VersionedHashRead
+
+logger = logging.getLogger(__name__)
+
+#: When the cached set was filled (Unix seconds), beside it in the hash.
+FILLED_AT = "at"
 
 
 def encode_follow_set(following: list[Followee]) -> bytes:
@@ -42,28 +57,31 @@ class FollowSets:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
         self.breaker = RedisBreaker("follow-set cache", redis_retry_after_seconds)
+        self.refresh_after_seconds = ttl_seconds / 2
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
 
     def versioned_read(self, user_id: int) -> VersionedHashRead | None:
         """The cached set's read, made beside the timeline's first read (same hash tag, one
-        call); None when Redis is being skipped after a failure. Its row is ``[v, set]``."""
+        call); None when Redis is being skipped after a failure. Its row is ``[v, set, at]``."""
         if not self.breaker.usable():
             return None
         return VersionedHashRead(
             caches.following_key(user_id),
-            [caches.VERSION, caches.FOLLOW_SET],
+            [caches.VERSION, caches.FOLLOW_SET, FILLED_AT],
             self.ttl_seconds,
             caches.version_seed(),
         )
 
     async def resolve(self, user_id: int, row: list[bytes | None] | None) -> list[Followee]:
-        """The set from its cached ``[v, set]`` row, else from user-service (then cached).
+        """The set from its cached ``[v, set, at]`` row, else from user-service (then cached).
 
         ``row`` is None when Redis was not read; nothing is written back then. Raises
         DependencyUnavailable when the set is not cached and user-service is down.
         """
         version = None
         if row is not None:
-            raw_version, cached = row
+            raw_version, cached, filled_at = row
+            version = caches.version_of(raw_version)
             if cached is not None:
                 try:
                     following = decode_follow_set(cached)
@@ -71,14 +89,46 @@ class FollowSets:
                     pass
                 else:
                     FOLLOW_SET_CACHE.labels("hit").inc()
+                    if version is not None and self._due(filled_at):
+                        self._refresh_soon(user_id, version)
                     return following
-            version = caches.version_of(raw_version)
         FOLLOW_SET_CACHE.labels("miss").inc()
+        return await self._fill(user_id, version)
+
+    def _due(self, filled_at: bytes | None) -> bool:
+        try:
+            age = time.time() - float(filled_at) if filled_at is not None else None
+        except ValueError:
+            age = None
+        return age is None or age >= self.refresh_after_seconds
+
+    def _refresh_soon(self, user_id: int, version: str) -> None:
+        if user_id in self._refreshing:
+            return
+        task = asyncio.create_task(self._refresh(user_id, version))
+        self._refreshing[user_id] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(user_id, None))
+
+    async def _refresh(self, user_id: int, version: str) -> None:
+        try:
+            await self._fill(user_id, version)
+        except (DependencyUnavailable, NotFound):
+            # The cached set stays until its TTL (or an invalidation); a later read tries again.
+            FOLLOW_SET_REFRESHES.labels("skipped").inc()
+            logger.info("follow set refresh skipped", extra={"user_id": user_id})
+        else:
+            FOLLOW_SET_REFRESHES.labels("ok").inc()
+
+    async def _fill(self, user_id: int, version: str | None) -> list[Followee]:
+        """The set from user-service, written back if the hash is still at ``version``."""
         following = await self.users.following(user_id)
         if version is not None and self.breaker.usable():
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    values = {caches.FOLLOW_SET: encode_follow_set(following).decode()}
+                    values = {
+                        caches.FOLLOW_SET: encode_follow_set(following).decode(),
+                        FILLED_AT: str(round(time.time(), 3)),
+                    }
                     caches.queue_fill(
                         pipe, caches.following_key(user_id), version, values, self.ttl_seconds
                     )
@@ -86,3 +136,10 @@ class FollowSets:
             except (RedisError, OSError) as exc:
                 self.breaker.failed(exc)
         return following
+
+    async def aclose(self) -> None:
+        """Cancels refreshes still running (the process is stopping)."""
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

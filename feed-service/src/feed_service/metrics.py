@@ -31,6 +31,12 @@ FOLLOW_SET_CACHE = Counter(
     "Feed requests whose follow set came from Redis (hit) or from user-service (miss).",
     ["result"],
 )
+FOLLOW_SET_REFRESHES = Counter(
+    "feedline_feed_follow_set_refreshes",
+    "Cached follow sets past half their TTL refreshed in the background (ok, or skipped while "
+    "user-service was unavailable).",
+    ["result"],
+)
 HYDRATED_ITEMS = Histogram(
     "feedline_feed_hydration_items",
     "Post ids sent to post-service per hydration batch (cache misses).",
