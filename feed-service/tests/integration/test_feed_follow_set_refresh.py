@@ -1,4 +1,4 @@
-"""A cached follow set past half its TTL is used and refreshed in the background."""
+"""A cached follow set near the end of its TTL is used and refreshed in the background."""
 
 import asyncio
 import time
@@ -6,11 +6,12 @@ import time
 from feed_standins import Graph, ids_of, newest_first, read_page
 from redis.asyncio import Redis
 
-from feed_service.follow_sets import FILLED_AT, decode_follow_set
+from feed_service.follow_sets import FILLED_AT, REFRESH_AT_AGE, decode_follow_set
 from feedline_shared import caches
 
 VIEWER = 1
 TTL = 60  # the default FOLLOW_SET_CACHE_TTL_SECONDS
+REFRESH_AT = TTL * REFRESH_AT_AGE
 
 
 def following_calls(graph: Graph) -> int:
@@ -44,7 +45,7 @@ async def test_a_fresh_set_is_used_without_asking_user_service(client, graph, re
     graph.add_posts([2] * 3)
     await read_page(client)
     assert following_calls(graph) == 1
-    await age_cached_set(redis, TTL / 2 - 5)
+    await age_cached_set(redis, REFRESH_AT - 5)
 
     await read_page(client)
     await asyncio.sleep(0.05)
@@ -59,7 +60,7 @@ async def test_an_old_set_is_used_and_refreshed_in_the_background(client, graph,
     # A change user-service's invalidation did not reach (the case the TTL bounds).
     graph.follow(VIEWER, 3)
     later = graph.add_posts([3] * 2)
-    await age_cached_set(redis, TTL / 2 + 1)
+    await age_cached_set(redis, REFRESH_AT + 1)
 
     page = await read_page(client)
 
