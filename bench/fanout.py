@@ -155,10 +155,32 @@ async def deliver_posts(
         "followers": len(followers),
         "sampled_timelines": len(keys),
         "undelivered_within_timeout": missing,
+        "deliveries_s": deliveries,
+        "worker_lags_s": worker_lags,
+        "worker_writes_per_s": worker_rates,
+        "end_to_end_writes_per_s": e2e_rates,
+    }
+
+
+def summarize_deliveries(rounds: Sequence[dict[str, object]]) -> dict[str, object]:
+    """One summary of several :func:`deliver_posts` rounds (raw figures pooled)."""
+
+    def pooled(name: str) -> list[float]:
+        return [value for r in rounds for value in r[name]]  # type: ignore[attr-defined]
+
+    deliveries = pooled("deliveries_s")
+    return {
+        "posts": sum(int(r["posts"]) for r in rounds),  # type: ignore[call-overload]
+        "followers": rounds[0]["followers"],
+        "sampled_timelines": rounds[0]["sampled_timelines"],
+        "undelivered_within_timeout": sum(
+            int(r["undelivered_within_timeout"])  # type: ignore[call-overload]
+            for r in rounds
+        ),
         "delivery_client": summary_ms(deliveries),
-        "delivery_worker_metric": summary_ms(worker_lags),
-        "worker_writes_per_s_median": round(median(worker_rates)),
-        "end_to_end_writes_per_s_median": round(median(e2e_rates)),
+        "delivery_worker_metric": summary_ms(pooled("worker_lags_s")),
+        "worker_writes_per_s_median": round(median(pooled("worker_writes_per_s"))),
+        "end_to_end_writes_per_s_median": round(median(pooled("end_to_end_writes_per_s"))),
         "deliveries_s": [round(d, 4) for d in deliveries],
     }
 

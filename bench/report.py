@@ -88,13 +88,13 @@ def _fanout(r: dict[str, Any]) -> list[str]:
     lines = ["", "## Fan-out", ""]
     f = r["fanout"]
     d = f["delivery"]
-    runs = " and ".join(
-        f"{ops:,.0f}" for ops in f.get("zadd_ceiling_runs", [f["zadd_ceiling_ops"]])
-    )
+    runs = ", ".join(f"{ops:,.0f}" for ops in f.get("zadd_ceiling_runs", [f["zadd_ceiling_ops"]]))
+    r2_rounds = " / ".join(str(ratio) for ratio in f.get("r2_rounds", [f["r2"]]))
     lines += [
-        f"- ZADD ceiling (redis-benchmark, -P 32, 100k keys; the faster of "
-        f"{runs}): {f['zadd_ceiling_ops']:,.0f}/s; "
+        f"- ZADD ceiling (redis-benchmark, -P 32, 100k keys), before and after each round of "
+        f"deliveries: {runs}/s (median {f['zadd_ceiling_ops']:,.0f}/s); "
         f"redis-py pipeline of 1000: {f['zadd_redis_py_ops']:,.0f}/s",
+        f"- R2 per round (worker median ÷ the faster ceiling run around it): {r2_rounds}",
         f"- worker timeline writes/s (fan-out duration metric): "
         f"{f['delivery']['worker_writes_per_s_median']:,}; end to end: "
         f"{f['delivery']['end_to_end_writes_per_s_median']:,}",
