@@ -222,9 +222,14 @@ end
 local names = redis.call('HKEYS', KEYS[2])
 local start, count = 0, tonumber(ARGV[2])
 if ARGV[1] ~= '' then
-  local len = redis.call('LLEN', KEYS[1])
-  start = position(KEYS[1], ARGV[1], len)
-  if start < len and redis.call('LINDEX', KEYS[1], start) == ARGV[1] then start = start + 1 end
+  -- The cursor is usually the previous page's last post, still there: one scan in C finds it.
+  -- Otherwise (deleted, trimmed) the page starts at the first older entry.
+  local at = redis.call('LPOS', KEYS[1], ARGV[1])
+  if at then
+    start = at + 1
+  else
+    start = position(KEYS[1], ARGV[1], redis.call('LLEN', KEYS[1]))
+  end
 end
 local members = {}
 if count > 0 then members = redis.call('LRANGE', KEYS[1], start, start + count - 1) end
