@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 FILLED_AT = "at"
 #: The share of its TTL after which a cached set read is also refreshed.
 REFRESH_AT_AGE = 0.9
+#: After a refresh found user-service unavailable, no refresh is started for this long: the
+#: cached sets still serve, and a struggling user-service is not asked again on every read.
+REFRESH_PAUSE_SECONDS = 5.0
 
 
 def encode_follow_set(following: list[Followee]) -> bytes:
@@ -62,6 +65,7 @@ class FollowSets:
         self.breaker = RedisBreaker("follow-set cache", redis_retry_after_seconds)
         self.refresh_after_seconds = ttl_seconds * REFRESH_AT_AGE
         self._refreshing: dict[int, asyncio.Task[None]] = {}
+        self._refresh_paused_until = 0.0
 
     def versioned_read(self, user_id: int) -> VersionedHashRead | None:
         """The cached set's read, made beside the timeline's first read (same hash tag, one
@@ -106,7 +110,7 @@ class FollowSets:
         return age is None or age >= self.refresh_after_seconds
 
     def _refresh_soon(self, user_id: int, version: str) -> None:
-        if user_id in self._refreshing:
+        if user_id in self._refreshing or time.monotonic() < self._refresh_paused_until:
             return
         task = asyncio.create_task(self._refresh(user_id, version))
         self._refreshing[user_id] = task
@@ -115,10 +119,12 @@ class FollowSets:
     async def _refresh(self, user_id: int, version: str) -> None:
         try:
             await self._fill(user_id, version)
-        except (DependencyUnavailable, NotFound):
+        except (DependencyUnavailable, NotFound) as exc:
             # The cached set stays until its TTL (or an invalidation); a later read tries again.
             FOLLOW_SET_REFRESHES.labels("skipped").inc()
             logger.info("follow set refresh skipped", extra={"user_id": user_id})
+            if isinstance(exc, DependencyUnavailable):
+                self._refresh_paused_until = time.monotonic() + REFRESH_PAUSE_SECONDS
         else:
             FOLLOW_SET_REFRESHES.labels("ok").inc()
 

@@ -4,6 +4,7 @@ import asyncio
 import time
 
 from feed_standins import Graph, ids_of, newest_first, read_page
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from feed_service.follow_sets import FILLED_AT, REFRESH_AT_AGE, decode_follow_set
@@ -112,3 +113,25 @@ async def test_concurrent_reads_of_an_old_set_refresh_it_once(client, graph, red
     await asyncio.sleep(0.05)
 
     assert following_calls(graph) == 2
+
+
+def refreshes_skipped() -> float:
+    value = REGISTRY.get_sample_value(
+        "feedline_feed_follow_set_refreshes_total", {"result": "skipped"}
+    )
+    return value or 0.0
+
+
+async def test_with_user_service_down_old_sets_serve_and_refreshes_pause(client, graph, redis):
+    graph.follow(VIEWER, 2)
+    posts = graph.add_posts([2] * 3)
+    await read_page(client)
+    await age_cached_set(redis, TTL)
+    graph.users_down = True
+    skipped = refreshes_skipped()
+
+    for _ in range(5):
+        assert ids_of(await read_page(client)) == newest_first(posts)
+        await asyncio.sleep(0.02)
+
+    assert refreshes_skipped() == skipped + 1, "one failed refresh pauses the others"
