@@ -37,14 +37,13 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 class RedisServer:
     """A redis-server without persistence on its own port: a restart loses every key."""
 
-    def __init__(self, port: int, workdir: Path, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, port: int, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is required (make infra installs it)")
         self.binary = binary
         self.port = port
         self.workdir = workdir
-        self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -52,7 +51,7 @@ class RedisServer:
             raise RuntimeError(f"port {self.port} is taken: is another run using it?")
         self.workdir.mkdir(parents=True, exist_ok=True)
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.workdir), *self.extra]
+        args += ["--appendonly", "no", "--dir", str(self.workdir)]
         self.proc = subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
