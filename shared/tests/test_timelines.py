@@ -103,19 +103,39 @@ async def test_random_writes_keep_the_list_sorted_like_a_model(store):
     rng = random.Random(11)
     pool = [rng.randrange(1 << 64) for _ in range(12)] + [0, 1, (1 << 64) - 1]
     await store.rebuild(1, pool[:3], [])
-    model = set(pool[:3])
+    written = set(pool[:3])
     for _ in range(60):
         post_id = rng.choice(pool)
         if rng.random() < 0.2:
             merged = {post_id, rng.choice(pool)}
             await store.merge(1, 2, merged)
-            model |= merged
+            written |= merged
         else:
             await store.fan_out([1], post_id)
-            model.add(post_id)
-        model = set(sorted(model, reverse=True)[: store.cap])
-    raw = await store.redis.lrange(store.timeline_key(1), 0, -1)
-    assert [decode_member(m) for m in raw] == sorted(model, reverse=True)
+            written.add(post_id)
+        newest = sorted(written, reverse=True)
+        raw = [decode_member(m) for m in await store.redis.lrange(store.timeline_key(1), 0, -1)]
+        # The list is always the newest posts written, at least the cap of them, at most the
+        # trim limit; readers see exactly the newest cap.
+        assert raw == newest[: len(raw)]
+        assert min(store.cap, len(written)) <= len(raw) <= store.trim_limit
+        assert (await store.read(1, before=None, count=100)).post_ids == newest[: store.cap]
+
+
+async def test_lists_grow_past_the_cap_only_until_the_next_trim_and_readers_never_see_it(store):
+    await store.rebuild(1, [], [])
+    lengths = []
+    for post_id in range(1, 40):
+        await store.fan_out([1], post_id)
+        lengths.append(await store.redis.llen(store.timeline_key(1)))
+        page = await store.read(1, before=None, count=100)
+        assert page.post_ids == list(range(post_id, max(0, post_id - store.cap), -1))
+        assert await store.size(1) == min(post_id, store.cap)
+    assert max(lengths) == store.trim_limit > store.cap
+    # Trimmed back to the cap each time the limit is passed, not one entry at a time.
+    assert lengths.count(store.cap) > 1
+    # A cursor at the last entry a reader sees ends the page there, whatever lies past it.
+    assert (await store.read(1, before=39 - store.cap + 1, count=10)).post_ids == []
 
 
 async def test_a_timeline_built_empty_gets_its_ttl_from_the_first_post(store):

@@ -5,17 +5,20 @@ complement (``2**64 - 1 - post_id``) in 8 big-endian bytes, so byte order of the
 order reversed (exact for 64-bit ids, which a double score is not). Why a list and not a sorted
 set: a sorted set small enough to be compact (a listpack) makes every ZADD scan all its entries
 for the member first, ~10 µs at the cap of 800, and that scan bounded fan-out. A list takes the
-newest post at its head with LPUSH whatever its length, trims the oldest with RPOP, and stores an
-entry in ~10 bytes with Redis's default list settings. The scripts keep the list sorted: a post
-newer than the head (the fan-out case) is pushed at once; an older one (events out of order, or
-redelivered) is placed by binary search, which also finds it already there, so every write is
-idempotent. Members are compared byte by byte, never with Lua's ``<`` (it collates by the
-server's locale). Cursors are exclusive bounds found by the same search.
+newest post at its head with LPUSH whatever its length and stores an entry in ~10 bytes with
+Redis's default list settings. It holds the newest ``cap`` posts, and up to a sixteenth more
+between trims (readers see the newest ``cap`` only): one ``LTRIM`` back to the cap every so many
+writes costs Redis far less than popping the oldest entry with each. The scripts keep the list
+sorted: a post newer than the head (the fan-out case) is pushed at once; an older one (events
+out of order, or redelivered) is placed by binary search, which also finds it already there, so
+every write is idempotent. Members are compared byte by byte, never with Lua's ``<`` (it
+collates by the server's locale). Cursors are exclusive bounds found by the same search.
 
 Beside it a metadata hash marks the timeline as built and records which followees' posts were
 merged in. Fan-out writes only to built timelines: a timeline not read for ``ttl_seconds`` lapses
 and is rebuilt from the databases on the next read, so inactive users cost no fan-out writes.
-A built timeline with no posts has no list (Redis holds no empty list), only its metadata.
+A built timeline with no posts has no list (Redis holds no empty list), only its metadata; one
+with posts is known built from its list alone, which saves fan-out a command per follower.
 Both keys share the hash tag ``{user_id}``; every script touches one user's keys only, so this
 works on Redis Cluster as on a single server.
 
@@ -74,9 +77,11 @@ local function position(timeline, member, len)
   end
   return low
 end
-local function add(timeline, meta, member, cap)
-  -- Inserts member where it sorts unless present; keeps the newest cap. Returns 1 if written.
-  local head = redis.call('LINDEX', timeline, 0)
+local function add(timeline, meta, member, cap, limit, head)
+  -- Inserts member where it sorts unless present. head is the list's first entry (false when
+  -- the list is empty); meta is needed only then, to give a new list its TTL. Trims the list
+  -- back to the newest cap once it holds more than limit: trimming on every write would cost
+  -- a command per write. Returns 1 if written.
   local size
   if not head or newer(member, head) then
     size = redis.call('LPUSH', timeline, member)
@@ -99,41 +104,57 @@ local function add(timeline, meta, member, cap)
     local ttl = redis.call('PTTL', meta)
     if ttl > 0 then redis.call('PEXPIRE', timeline, ttl) end
   end
-  if size > cap then redis.call('RPOP', timeline, size - cap) end
+  if size > limit then redis.call('LTRIM', timeline, 0, cap - 1) end
   return 1
 end
 """
 
-# KEYS: timeline, meta. ARGV: cap, member.
+# KEYS: timeline, meta. ARGV: cap, trim limit, member.
+# A timeline whose list has entries is built: its metadata lives as long as the list (a lone
+# list is an evicted one, which the next read rebuilds anyway), so only a timeline without
+# entries needs its metadata checked. The head read for that is the one the write needs anyway.
 _FAN_OUT = (
     _LIST_LUA
     + """
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-add(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[1]))
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+add(KEYS[1], KEYS[2], ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]), head)
 return 1
 """
 )
 
-# KEYS: none. ARGV: cap, member, timeline key head, meta key head, user ids (comma separated).
-# The same write for a batch of users in one call, for a single server only: the keys span slots,
-# so the script builds them from the key heads (a key is its head, the user id and "}"). One
-# argument instead of two keys per user is what the client has to encode, which was a third of
-# the worker's time.
+# KEYS: none. ARGV: cap, trim limit, member, timeline key head, meta key head, user ids (comma
+# separated).
+# The same write (and the same built check) for a batch of users in one call, for a single
+# server only: the keys span slots, so the script builds them from the key heads (a key is its
+# head, the user id and "}"). One argument instead of two keys per user is what the client has
+# to encode, which was a third of the worker's time.
 _FAN_OUT_BATCH = (
     _LIST_LUA
     + """
-local cap, member = tonumber(ARGV[1]), ARGV[2]
+local cap, limit, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local timeline_head, meta_head = ARGV[4], ARGV[5]
 local written = 0
-for id in string.gmatch(ARGV[5], '%d+') do
-  local meta = ARGV[4] .. id .. '}'
-  if redis.call('EXISTS', meta) == 1 then
-    add(ARGV[3] .. id .. '}', meta, member, cap)
+for id in string.gmatch(ARGV[6], '%d+') do
+  local timeline = timeline_head .. id .. '}'
+  local head = redis.call('LINDEX', timeline, 0)
+  if head then
+    add(timeline, false, member, cap, limit, head)
     written = written + 1
+  else
+    local meta = meta_head .. id .. '}'
+    if redis.call('EXISTS', meta) == 1 then
+      add(timeline, meta, member, cap, limit, false)
+      written = written + 1
+    end
   end
 end
 return written
 """
 )
+
+# A timeline holds its newest cap posts and up to cap / TRIM_SLACK_SHARE older ones between trims.
+TRIM_SLACK_SHARE = 16
 
 # Users per batched script call: a few milliseconds of Redis time each, short enough not to stall
 # other clients for long.
@@ -185,14 +206,14 @@ return 1
 )
 
 # KEYS: timeline, meta[, a versioned hash][, the viewer's like state]. ARGV: cursor member ('' for
-# the first page), count,
-# ttl_ms, how many of the page's first posts to read (0: none), '1' if a versioned hash is read,
-# the posts' ttl, seed and key prefix ('' when none are read)[, the hash's version seed, ttl,
-# field count and fields (the version field first)]. Returns the meta hash's field names, the
-# page's members, the hash's row and the posts' rows (each false when not read). The page starts
-# just past the cursor (the first entry older than it). Reading posts is for a single
-# Redis only: their keys are built from the members, whose complemented 64-bit ids are decoded
-# here in exact steps.
+# the first page), count, ttl_ms, how many of the page's first posts to read (0: none), '1' if a
+# versioned hash is read, the posts' ttl, seed and key prefix ('' when none are read), cap[, the
+# hash's version seed, ttl, field count and fields (the version field first)]. Returns the meta
+# hash's field names, the page's members, the hash's row and the posts' rows (each false when
+# not read). The page starts just past the cursor (the first entry older than it) and ends at
+# the cap: entries past it are waiting for the next trim. Reading posts is for a single Redis
+# only: their keys are built from the members, whose complemented 64-bit ids are decoded here in
+# exact steps.
 _READ = (
     READ_POSTS_LUA
     + _LIST_LUA
@@ -232,11 +253,12 @@ if ARGV[1] ~= '' then
   end
 end
 local members = {}
-if count > 0 then members = redis.call('LRANGE', KEYS[1], start, start + count - 1) end
+local stop = math.min(start + count, tonumber(ARGV[9])) - 1
+if stop >= start then members = redis.call('LRANGE', KEYS[1], start, stop) end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local row = false
-local next_arg = 9
+local next_arg = 10
 if ARGV[5] == '1' then
   local fields = tonumber(ARGV[next_arg + 2])
   redis.call('HSETNX', KEYS[3], ARGV[next_arg + 3], ARGV[next_arg])
@@ -328,6 +350,9 @@ class TimelineStore:
     ) -> None:
         self.redis = redis
         self.cap = cap
+        # A list is trimmed back to cap only once it grows past this: one LTRIM per
+        # TRIM_SLACK_SHARE-th of the cap instead of a pop with every write.
+        self.trim_limit = cap + max(1, cap // TRIM_SLACK_SHARE)
         self.ttl_ms = ttl_seconds * 1000
         self.prefix = prefix
         self.cluster = isinstance(redis, RedisCluster)
@@ -359,7 +384,7 @@ class TimelineStore:
                 for user_id in user_ids:
                     # redis-py refuses EVALSHA in a cluster pipeline (it cannot reload a script
                     # one node lacks mid-batch); EVAL carries the source, one trip per node.
-                    pipe.eval(_FAN_OUT, 2, *self._keys(user_id), self.cap, member)
+                    pipe.eval(_FAN_OUT, 2, *self._keys(user_id), self.cap, self.trim_limit, member)
                 results = await pipe.execute()
             return sum(1 for written in results if written == 1)
         # One script call per batch of users: the per-key work runs inside Redis instead of
@@ -368,7 +393,9 @@ class TimelineStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(user_ids), FAN_OUT_BATCH_USERS):
                 batch = ",".join(map(str, user_ids[start : start + FAN_OUT_BATCH_USERS]))
-                await self._fan_out_batch(args=[self.cap, member, *heads, batch], client=pipe)
+                await self._fan_out_batch(
+                    args=[self.cap, self.trim_limit, member, *heads, batch], client=pipe
+                )
             results = await pipe.execute()
         return sum(int(written) for written in results)
 
@@ -449,6 +476,7 @@ class TimelineStore:
             args += [prefetch.ttl_seconds, prefetch.seed, POST_KEY_PREFIX]
         else:
             args += ["", "", ""]
+        args.append(self.cap)
         if beside is not None:
             keys.append(beside.key)
             args += [beside.seed, beside.ttl_seconds, len(beside.fields), *beside.fields]
@@ -473,8 +501,9 @@ class TimelineStore:
         return TimelinePage(built=True, post_ids=post_ids, merged_followees=followees)
 
     async def size(self, user_id: int) -> int:
-        return int(await self.redis.llen(self.timeline_key(user_id)))
+        """How many posts a reader of the timeline can page through."""
+        return min(self.cap, int(await self.redis.llen(self.timeline_key(user_id))))
 
     async def drop(self, user_id: int) -> None:
-        await self.redis.delete(self.timeline_key(user_id))
-        await self.redis.delete(self.meta_key(user_id))
+        # One command: a list left without its metadata would count as built to fan-out.
+        await self.redis.delete(*self._keys(user_id))
