@@ -8,6 +8,7 @@ import httpx
 from redis.asyncio import Redis
 
 from feedline_shared.caches import following_key
+from feedline_shared.cursors import encode_cursor
 
 
 async def read(client: httpx.AsyncClient, username: str) -> dict:
@@ -147,6 +148,17 @@ async def test_internal_follower_ids_page_in_ascending_order(
 
     too_many = await client.get(f"/internal/users/{star['id']}/follower-ids?limit=5001")
     assert too_many.status_code == 422
+
+
+async def test_internal_follower_ids_of_an_account_without_followers_is_an_empty_page(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    loner = await make_user()
+    past_the_end = encode_cursor({"after": str((1 << 63) - 1)})
+    for params in ({}, {"cursor": past_the_end}):
+        response = await client.get(f"/internal/users/{loner['id']}/follower-ids", params=params)
+        assert response.status_code == 200, params
+        assert response.json() == {"items": [], "next_cursor": None}
 
 
 async def test_internal_following_ids_carry_follower_counts(
