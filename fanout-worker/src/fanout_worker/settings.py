@@ -29,7 +29,7 @@ class Settings(ServiceSettings):
     #: Authors with more followers are not fanned out; feed-service merges them at read time.
     celebrity_follower_threshold: int = Field(default=20_000, ge=0)
     #: Follower ids per page; one page is written per message (fair fan-out).
-    fanout_chunk_size: int = Field(default=2000, ge=1, le=5000)
+    fanout_chunk_size: int = Field(default=5000, ge=1, le=5000)
     #: Unacknowledged messages in flight on the events queue (they are handled concurrently).
     events_prefetch: int = Field(default=32, ge=1)
     #: Unacknowledged messages in flight on the chunks queue; small so big fan-outs stay polite.

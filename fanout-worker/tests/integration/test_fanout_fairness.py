@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from aio_pika.abc import AbstractChannel
 from fanout_standins import StandInServer
 from fanout_support import build_timelines, has_post, holders, publish, wait_for
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from fanout_worker.settings import Settings
 from feedline_shared.events import PostCreated
 
 BIG_AUTHOR, SMALL_AUTHOR = 10_000_001, 10_000_002
@@ -17,6 +19,15 @@ BIG_FOLLOWERS = list(range(11_000_000, 11_010_000))
 SMALL_FOLLOWERS = list(range(12_000_000, 12_000_010))
 BIG_POST, SMALL_POST = 777_000_000_001, 777_000_000_002
 PAGE_DELAY_SECONDS = 0.15
+#: Pages small enough that every large fan-out here spans several.
+CHUNK_SIZE = 2000
+
+
+@pytest.fixture
+def settings(stand_in: StandInServer) -> Settings:
+    return Settings(
+        user_service_url=stand_in.url, post_service_url=stand_in.url, fanout_chunk_size=CHUNK_SIZE
+    )
 
 
 async def test_small_authors_post_overtakes_a_large_fan_out_in_progress(

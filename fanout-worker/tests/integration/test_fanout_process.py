@@ -129,7 +129,8 @@ async def test_worker_killed_mid_fan_out_resumes_and_delivers_exactly_once(
 async def test_stopping_finishes_the_page_in_flight_and_keeps_the_rest_queued(
     stand_in: StandInServer, redis: Redis, channel: AbstractChannel, settings: Settings
 ) -> None:
-    followers = list(range(13_200_000, 13_203_000))
+    # More than one page, fewer than two.
+    followers = list(range(13_200_000, 13_200_000 + settings.fanout_chunk_size * 3 // 2))
     stand_in.state.followers[AUTHOR] = followers
     stand_in.state.page_delay[AUTHOR] = 0.3
     await build_timelines(redis, followers)

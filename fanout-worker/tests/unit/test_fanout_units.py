@@ -41,7 +41,7 @@ def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert settings.celebrity_follower_threshold == 20_000
     assert (settings.fanout_chunk_size, settings.events_prefetch, settings.chunks_prefetch) == (
-        2000,
+        5000,
         32,
         2,
     )
