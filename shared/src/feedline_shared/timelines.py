@@ -107,19 +107,28 @@ local function add(timeline, meta, member, cap, limit, head)
   if size > limit then redis.call('LTRIM', timeline, 0, cap - 1) end
   return 1
 end
+local function fan_out(timeline, meta_of, user, member, cap, limit)
+  -- The fan-out write to one user's timeline: 1 when it is built (and so written), else 0.
+  -- A timeline whose list has entries is built: its metadata lives as long as the list (a lone
+  -- list is an evicted one, which the next read rebuilds anyway), so only a timeline without
+  -- entries needs its metadata, meta_of(user), checked; the head read is the one add needs.
+  local head = redis.call('LINDEX', timeline, 0)
+  local meta = false
+  if not head then
+    meta = meta_of(user)
+    if redis.call('EXISTS', meta) == 0 then return 0 end
+  end
+  add(timeline, meta, member, cap, limit, head)
+  return 1
+end
 """
 
 # KEYS: timeline, meta. ARGV: cap, trim limit, member.
-# A timeline whose list has entries is built: its metadata lives as long as the list (a lone
-# list is an evicted one, which the next read rebuilds anyway), so only a timeline without
-# entries needs its metadata checked. The head read for that is the one the write needs anyway.
 _FAN_OUT = (
     _LIST_LUA
     + """
-local head = redis.call('LINDEX', KEYS[1], 0)
-if not head and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-add(KEYS[1], KEYS[2], ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]), head)
-return 1
+local function meta_of() return KEYS[2] end
+return fan_out(KEYS[1], meta_of, nil, ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]))
 """
 )
 
@@ -134,20 +143,10 @@ _FAN_OUT_BATCH = (
     + """
 local cap, limit, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local timeline_head, meta_head = ARGV[4], ARGV[5]
+local function meta_of(id) return meta_head .. id .. '}' end
 local written = 0
 for id in string.gmatch(ARGV[6], '%d+') do
-  local timeline = timeline_head .. id .. '}'
-  local head = redis.call('LINDEX', timeline, 0)
-  if head then
-    add(timeline, false, member, cap, limit, head)
-    written = written + 1
-  else
-    local meta = meta_head .. id .. '}'
-    if redis.call('EXISTS', meta) == 1 then
-      add(timeline, meta, member, cap, limit, false)
-      written = written + 1
-    end
-  end
+  written = written + fan_out(timeline_head .. id .. '}', meta_of, id, member, cap, limit)
 end
 return written
 """
