@@ -24,6 +24,8 @@ REDIS_PORT = int(os.environ.get("E2E_REDIS_PORT", "16379"))
 DATABASE = "feedline_e2e"
 VHOST = "feedline_e2e"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
+# After a Redis failure each process leaves Redis alone this long, filling no cache meanwhile.
+REDIS_RETRY_AFTER_SECONDS = 1.0
 E2E_ENV = {
     "ENVIRONMENT": "test",
     "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
@@ -38,6 +40,7 @@ E2E_ENV = {
     "CELEBRITY_FOLLOWER_THRESHOLD": "3",
     "RATE_LIMIT_PER_PRINCIPAL": "100000",
     "RATE_LIMIT_PER_ADDRESS": "100000",
+    "REDIS_RETRY_AFTER_SECONDS": str(REDIS_RETRY_AFTER_SECONDS),
 }
 
 
@@ -47,6 +50,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_retry_after_seconds() -> float:
+    return REDIS_RETRY_AFTER_SECONDS
 
 
 @pytest.fixture(scope="session")
