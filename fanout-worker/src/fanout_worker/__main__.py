@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 
 import uvicorn
+import uvloop
 
 from fanout_worker.app import create_app
 from fanout_worker.settings import Settings
@@ -45,7 +46,9 @@ def main() -> int:
         lifespan="on",
     )
     server = _Server(config)
-    asyncio.run(server.serve())
+    # The services' loop (uvicorn --loop uvloop): the worker is all socket I/O with RabbitMQ,
+    # Redis and user-service.
+    uvloop.run(server.serve())
     return 0 if server.started else 1
 
 
