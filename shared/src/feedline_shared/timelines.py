@@ -54,22 +54,27 @@ _META_KIND = "hlm"
 
 # The list helpers every timeline script starts with.
 _LIST_LUA = """
+local call, byte = redis.call, string.byte
+local function halves(m)
+  -- A member's two 32-bit halves as numbers: comparing them in order compares the bytes.
+  local b1, b2, b3, b4, b5, b6, b7, b8 = byte(m, 1, 8)
+  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4, ((b5 * 256 + b6) * 256 + b7) * 256 + b8
+end
+local function before(high_a, low_a, high_b, low_b)
+  return high_a < high_b or (high_a == high_b and low_a < low_b)
+end
 local function newer(a, b)
-  -- True when member a sorts before member b (a is the newer post): byte order, the members'
-  -- two 32-bit halves compared as numbers.
-  local a1, a2, a3, a4, a5, a6, a7, a8 = string.byte(a, 1, 8)
-  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(b, 1, 8)
-  local high_a = ((a1 * 256 + a2) * 256 + a3) * 256 + a4
-  local high_b = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
-  if high_a ~= high_b then return high_a < high_b end
-  return ((a5 * 256 + a6) * 256 + a7) * 256 + a8 < ((b5 * 256 + b6) * 256 + b7) * 256 + b8
+  -- True when member a sorts before member b (a is the newer post).
+  local high_a, low_a = halves(a)
+  local high_b, low_b = halves(b)
+  return before(high_a, low_a, high_b, low_b)
 end
 local function position(timeline, member, len)
   -- The index of the first entry not newer than member (len when every entry is newer).
   local low, high = 0, len
   while low < high do
     local middle = math.floor((low + high) / 2)
-    if newer(redis.call('LINDEX', timeline, middle), member) then
+    if newer(call('LINDEX', timeline, middle), member) then
       low = middle + 1
     else
       high = middle
@@ -84,41 +89,49 @@ local function add(timeline, meta, member, cap, limit, head)
   -- a command per write. Returns 1 if written.
   local size
   if not head or newer(member, head) then
-    size = redis.call('LPUSH', timeline, member)
+    size = call('LPUSH', timeline, member)
   elseif head == member then
     return 0
   else
-    local len = redis.call('LLEN', timeline)
+    local len = call('LLEN', timeline)
     local at = position(timeline, member, len)
     if at == len then
       if len >= cap then return 0 end
-      size = redis.call('RPUSH', timeline, member)
+      size = call('RPUSH', timeline, member)
     else
-      local pivot = redis.call('LINDEX', timeline, at)
+      local pivot = call('LINDEX', timeline, at)
       if pivot == member then return 0 end
-      size = redis.call('LINSERT', timeline, 'BEFORE', pivot, member)
+      size = call('LINSERT', timeline, 'BEFORE', pivot, member)
     end
   end
   if size == 1 then
     -- A new list (the timeline was built empty) lives as long as its metadata.
-    local ttl = redis.call('PTTL', meta)
-    if ttl > 0 then redis.call('PEXPIRE', timeline, ttl) end
+    local ttl = call('PTTL', meta)
+    if ttl > 0 then call('PEXPIRE', timeline, ttl) end
   end
-  if size > limit then redis.call('LTRIM', timeline, 0, cap - 1) end
+  if size > limit then call('LTRIM', timeline, 0, cap - 1) end
   return 1
 end
-local function fan_out(timeline, meta_of, user, member, cap, limit)
+local function fan_out(timeline, meta_of, user, member, high, low, cap, limit)
   -- The fan-out write to one user's timeline: 1 when it is built (and so written), else 0.
+  -- high and low are member's halves, worked out once per script call.
   -- A timeline whose list has entries is built: its metadata lives as long as the list (a lone
   -- list is an evicted one, which the next read rebuilds anyway), so only a timeline without
   -- entries needs its metadata, meta_of(user), checked; the head read is the one add needs.
-  local head = redis.call('LINDEX', timeline, 0)
-  local meta = false
+  local head = call('LINDEX', timeline, 0)
   if not head then
-    meta = meta_of(user)
-    if redis.call('EXISTS', meta) == 0 then return 0 end
+    local meta = meta_of(user)
+    if call('EXISTS', meta) == 0 then return 0 end
+    add(timeline, meta, member, cap, limit, false)
+    return 1
   end
-  add(timeline, meta, member, cap, limit, head)
+  local head_high, head_low = halves(head)
+  if before(high, low, head_high, head_low) then
+    -- The usual case, a post newer than any there: add's first branch, without its checks.
+    if call('LPUSH', timeline, member) > limit then call('LTRIM', timeline, 0, cap - 1) end
+  else
+    add(timeline, false, member, cap, limit, head)
+  end
   return 1
 end
 """
@@ -128,7 +141,8 @@ _FAN_OUT = (
     _LIST_LUA
     + """
 local function meta_of() return KEYS[2] end
-return fan_out(KEYS[1], meta_of, nil, ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local high, low = halves(ARGV[3])
+return fan_out(KEYS[1], meta_of, nil, ARGV[3], high, low, tonumber(ARGV[1]), tonumber(ARGV[2]))
 """
 )
 
@@ -144,9 +158,11 @@ _FAN_OUT_BATCH = (
 local cap, limit, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local timeline_head, meta_head = ARGV[4], ARGV[5]
 local function meta_of(id) return meta_head .. id .. '}' end
+local high, low = halves(member)
 local written = 0
 for id in string.gmatch(ARGV[6], '%d+') do
-  written = written + fan_out(timeline_head .. id .. '}', meta_of, id, member, cap, limit)
+  local timeline = timeline_head .. id .. '}'
+  written = written + fan_out(timeline, meta_of, id, member, high, low, cap, limit)
 end
 return written
 """
