@@ -27,7 +27,13 @@ from processes import (  # noqa: E402
     terminate,
     uvicorn_args,
 )
-from servers import RedisServer, delete_worker_queues, port_open, wait_port  # noqa: E402, F401
+from servers import (  # noqa: E402, F401
+    REDIS_LIST_NODE_SIZE,
+    RedisServer,
+    delete_worker_queues,
+    port_open,
+    wait_port,
+)
 
 __all__ = ["System", "terminate", "uvicorn_args"]
 

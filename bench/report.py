@@ -133,6 +133,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
             _row(
                 [
                     f"{m['list_max_listpack_size']}"
+                    + (" (Feedline's setting)" if m.get("deployed") else "")
                     + (" (Redis's default)" if m.get("redis_default") else ""),
                     m["encoding"],
                     m["list_bytes_per_entry"],

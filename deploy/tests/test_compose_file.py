@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -74,6 +75,20 @@ def test_infrastructure_images_are_the_agreed_versions(compose):
         image = service["image"]
         assert ":" in image.rsplit("/", 1)[-1], f"{name}: image {image} has no tag"
         assert not image.endswith(":latest"), f"{name}: {image} is not pinned"
+
+
+def test_every_redis_feedline_starts_has_the_same_list_node_size(compose):
+    """Compose, ``make up`` (ensure-infra.sh) and the test and bench servers (scripts/servers.py)
+    run the timelines' Redis alike, so the bench measures what is deployed."""
+    spec = importlib.util.spec_from_file_location("servers", REPO / "scripts/servers.py")
+    assert spec is not None and spec.loader is not None
+    servers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(servers)
+    flag = ["--list-max-listpack-size", str(servers.REDIS_LIST_NODE_SIZE)]
+    command = compose["services"]["redis"]["command"]
+    assert any(command[i : i + 2] == flag for i in range(len(command))), command
+    ensure_infra = (REPO / "scripts/ensure-infra.sh").read_text()
+    assert " ".join(flag) in ensure_infra
 
 
 @pytest.mark.parametrize("name", [*PROCESSES, "migrate"])
