@@ -1,9 +1,9 @@
 """Redis bytes per home-timeline entry at the cap, written through the services' own
 ``TimelineStore`` on a private redis-server, for a few ``list-max-listpack-size`` values (the
 size of each node of a list: Feedline runs -1, 4 KB; Redis's default, -2, is 8 KB), and what each
-costs a fan-out: the
-rate at which one post is written into those full timelines (the worker's own batched script, no
-HTTP or RabbitMQ around it)."""
+costs a fan-out: the rate at which one post is written into those full timelines and Redis's
+time per write (the worker's own batched script, no HTTP or RabbitMQ around it), the settings
+taking turns on servers that run side by side."""
 
 from __future__ import annotations
 
@@ -17,20 +17,24 @@ import redis.asyncio as aredis
 from bench.graph import post_id_at
 from bench.infra import REDIS_LIST_NODE_SIZE, RedisServer
 from feedline_shared.ids import EPOCH_MS
-from feedline_shared.timelines import TimelineStore, timeline_key_pattern
+from feedline_shared.timelines import TimelineStore, encode_member, timeline_key_pattern
 
 FOLLOWEES_PER_TIMELINE = 10
+BASE_MS = EPOCH_MS + 300 * 86_400_000
 #: Redis's own default ``list-max-listpack-size``, for comparison.
 DEFAULT_LISTPACK_SIZE = -2
 
 
-async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
-    client = aredis.Redis(port=port)
+#: Fan-out rounds per setting; the settings take turns, so the machine's drift falls on all alike.
+WRITE_ROUNDS = 8
+
+
+async def _fill(client: aredis.Redis, cap: int, timelines: int) -> dict[str, object]:
+    """Full timelines written through ``TimelineStore.rebuild``, and what they take."""
     store = TimelineStore(client, cap=cap)
-    base_ms = EPOCH_MS + 300 * 86_400_000
     before = int((await client.info("memory"))["used_memory"])
     for user in range(1, timelines + 1):
-        post_ids = [post_id_at(base_ms + user * 7 + i * 1000, i % 4096) for i in range(cap)]
+        post_ids = [post_id_at(BASE_MS + user * 7 + i * 1000, i % 4096) for i in range(cap)]
         followees = range(user * 100, user * 100 + FOLLOWEES_PER_TIMELINE)
         await store.rebuild(user, post_ids, followees)
     after = int((await client.info("memory"))["used_memory"])
@@ -39,59 +43,123 @@ async def _measure(port: int, cap: int, timelines: int) -> dict[str, float]:
         lists += int(await client.memory_usage(store.timeline_key(user), samples=0))
         metas += int(await client.memory_usage(store.meta_key(user), samples=0))
     encoding = await client.object("encoding", store.timeline_key(1))
-    users = list(range(1, timelines + 1))
-    durations = []
-    for n in range(5):
-        started = time.perf_counter()
-        await store.fan_out(users, post_id_at(base_ms + 10**9 + n * 1000, 0))
-        durations.append(time.perf_counter() - started)
-    after_writes = await client.object("encoding", store.timeline_key(1))
-    await client.flushall()
-    await client.aclose()
     entries = cap * timelines
     return {
-        "encoding": encoding.decode() if isinstance(encoding, bytes) else str(encoding),
+        "encoding": _text(encoding),
         "list_bytes_per_entry": round(lists / entries, 1),
         "with_meta_bytes_per_entry": round((lists + metas) / entries, 1),
         "used_memory_bytes_per_entry": round((after - before) / entries, 1),
-        "fan_out_writes_per_s": round(timelines / statistics.median(durations)),
-        "encoding_after_writes": (
-            after_writes.decode() if isinstance(after_writes, bytes) else str(after_writes)
-        ),
     }
 
 
-def measure(workdir: Path, port: int, cap: int, timelines: int) -> list[dict[str, object]]:
-    results: list[dict[str, object]] = []
-    for node_size in (REDIS_LIST_NODE_SIZE, DEFAULT_LISTPACK_SIZE, -3):
-        server = RedisServer(port, workdir / f"mem{node_size}")
-        server.start()
-        try:
-            asyncio.run(_configure(port, node_size))
-            figures = asyncio.run(_measure(port, cap, timelines))
-        finally:
+#: Posts a timeline has received since its rebuild at most, before the timed writes.
+AGE_POSTS = 1_600
+
+
+async def _age(client: aredis.Redis, cap: int, timelines: int) -> None:
+    """Gives each timeline a different number of posts since its rebuild (0 to AGE_POSTS, kept
+    to the cap): a rebuilt list starts a fresh head node at its first push, so how full the
+    node a fan-out write lands in is, and what the push costs, depends on that number. Done
+    after the memory figures, which are of rebuilt timelines."""
+    store = TimelineStore(client, cap=cap)
+    for user in range(1, timelines + 1):
+        count = user * 7919 % AGE_POSTS
+        if not count:
+            continue
+        members = [
+            encode_member(post_id_at(BASE_MS + 5 * 10**8 + i * 1000, 0)) for i in range(count)
+        ]
+        key = store.timeline_key(user)
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.lpush(key, *members)
+            pipe.ltrim(key, 0, cap - 1)
+            await pipe.execute()
+
+
+async def _fan_out_once(
+    client: aredis.Redis, store: TimelineStore, users: list[int], post_id: int
+) -> tuple[float, float]:
+    """Seconds at the client and Redis microseconds (``INFO commandstats``) for one post."""
+    await client.config_resetstat()
+    started = time.perf_counter()
+    written = await store.fan_out(users, post_id)
+    elapsed = time.perf_counter() - started
+    if written != len(users):
+        raise RuntimeError(f"fan-out wrote {written} of {len(users)} timelines")
+    stats = await client.info("commandstats")
+    return elapsed, float(stats["cmdstat_evalsha"]["usec"])
+
+
+async def _measure_all(
+    ports: dict[int, int], cap: int, timelines: int, rounds: int
+) -> dict[int, dict[str, object]]:
+    clients = {size: aredis.Redis(port=port) for size, port in ports.items()}
+    try:
+        figures: dict[int, dict[str, object]] = {}
+        for size, client in clients.items():
+            # Private servers: CONFIG SET here never reaches the shared one.
+            await client.config_set("list-max-listpack-size", size)
+            figures[size] = await _fill(client, cap, timelines)
+            await _age(client, cap, timelines)
+        stores = {size: TimelineStore(client, cap=cap) for size, client in clients.items()}
+        users = list(range(1, timelines + 1))
+        seconds: dict[int, list[float]] = {size: [] for size in clients}
+        redis_us: dict[int, list[float]] = {size: [] for size in clients}
+        order = list(clients)
+        for n in range(rounds):
+            post_id = post_id_at(BASE_MS + 10**9 + n * 1000, 0)
+            for size in order if n % 2 == 0 else order[::-1]:
+                elapsed, usec = await _fan_out_once(clients[size], stores[size], users, post_id)
+                seconds[size].append(elapsed)
+                redis_us[size].append(usec / timelines)
+        for size, client in clients.items():
+            write_s = statistics.median(seconds[size])
+            figures[size]["fan_out_writes_per_s"] = round(timelines / write_s)
+            figures[size]["fan_out_redis_us_per_write"] = round(
+                statistics.median(redis_us[size]), 2
+            )
+            figures[size]["encoding_after_writes"] = _text(
+                await client.object("encoding", stores[size].timeline_key(1))
+            )
+        return figures
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def measure(
+    workdir: Path, port: int, cap: int, timelines: int, rounds: int = WRITE_ROUNDS
+) -> list[dict[str, object]]:
+    """One private redis-server per setting on ports ``port``, ``port + 1``…, all running at
+    once: timelines filled, then one post fanned out into each in turn, ``rounds`` times."""
+    sizes = (REDIS_LIST_NODE_SIZE, DEFAULT_LISTPACK_SIZE, -3)
+    ports = {size: port + i for i, size in enumerate(sizes)}
+    servers = [RedisServer(p, workdir / f"mem{size}") for size, p in ports.items()]
+    try:
+        for server in servers:
+            server.start()
+        figures = asyncio.run(_measure_all(ports, cap, timelines, rounds))
+    finally:
+        for server in servers:
             server.stop()
-        results.append(
-            {
-                "list_max_listpack_size": node_size,
-                "redis_default": node_size == DEFAULT_LISTPACK_SIZE,
-                "deployed": node_size == REDIS_LIST_NODE_SIZE,
-                **figures,
-            }
-        )
-    return results
+    return [
+        {
+            "list_max_listpack_size": size,
+            "redis_default": size == DEFAULT_LISTPACK_SIZE,
+            "deployed": size == REDIS_LIST_NODE_SIZE,
+            **figures[size],
+        }
+        for size in sizes
+    ]
 
 
 def deployed(synthetic: list[dict[str, object]]) -> dict[str, object]:
     """The measurement under the list setting Feedline runs with."""
     return next(m for m in synthetic if m.get("deployed"))
-
-
-async def _configure(port: int, node_size: int) -> None:
-    # A private server: CONFIG SET here never reaches the shared one.
-    client = aredis.Redis(port=port)
-    await client.config_set("list-max-listpack-size", node_size)
-    await client.aclose()
 
 
 async def _real_timelines(redis_url: str, cap: int, sample: int) -> dict[str, object]:

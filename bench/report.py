@@ -113,7 +113,8 @@ def _fanout(r: dict[str, Any]) -> list[str]:
 def _memory(r: dict[str, Any]) -> list[str]:
     lines = [
         "",
-        "## Memory (TimelineStore at the cap, private redis-server)",
+        "## Memory (TimelineStore at the cap, one private redis-server per setting, writes taking "
+        "turns)",
         "",
         _row(
             [
@@ -123,10 +124,11 @@ def _memory(r: dict[str, Any]) -> list[str]:
                 "with meta B/entry",
                 "used_memory B/entry",
                 "fan-out writes/s into full timelines",
+                "Redis µs per fan-out write",
                 "encoding after those writes",
             ]
         ),
-        _row(["---"] * 7),
+        _row(["---"] * 8),
     ]
     for m in r["memory"]["synthetic"]:
         lines += [
@@ -140,6 +142,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
                     m["with_meta_bytes_per_entry"],
                     m["used_memory_bytes_per_entry"],
                     f"{m['fan_out_writes_per_s']:,}" if "fan_out_writes_per_s" in m else "",
+                    m.get("fan_out_redis_us_per_write", ""),
                     m.get("encoding_after_writes", ""),
                 ]
             )

@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             results["memory"] = {
                 "cap": TIMELINE_CAP,
                 "synthetic": memory.measure(
-                    work, MEMORY_REDIS_PORT, TIMELINE_CAP, 100 if args.quick else 300
+                    work, MEMORY_REDIS_PORT, TIMELINE_CAP, 500 if args.quick else 2_000
                 ),
                 "bench_timelines": memory.real_timelines(env["REDIS_URL"], TIMELINE_CAP),
             }
