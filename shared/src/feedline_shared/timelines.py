@@ -7,7 +7,7 @@ set: a sorted set small enough to be compact (a listpack) makes every ZADD scan 
 for the member first, ~10 µs at the cap of 800, and that scan bounded fan-out. A list takes the
 newest post at its head with LPUSH whatever its length and stores an entry in ~10 bytes (with
 any ``list-max-listpack-size``; Feedline runs Redis with 4 KB nodes, -1, where that push costs
-Redis 3-34 % less than in the default 8 KB ones, never more, in five side-by-side runs). It
+Redis 3-34 % less than in the default 8 KB ones, never more, in six side-by-side runs). It
 holds the newest ``cap`` posts, and up to a sixteenth more between trims (readers see the newest
 ``cap`` only): one ``LTRIM`` back to the cap every so many writes costs Redis far less than
 popping the oldest entry with each. The scripts keep the list sorted: a post newer than the head
