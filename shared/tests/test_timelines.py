@@ -203,6 +203,22 @@ async def test_batched_fan_out_spans_script_calls_and_redelivery_is_idempotent(s
     assert not (await store.read(users[0], before=None, count=10)).built
 
 
+async def test_fan_out_reloads_its_script_after_a_flush_and_asks_nothing_first(store):
+    users = list(range(1, FAN_OUT_BATCH_USERS + 3))
+    for user_id in users:
+        await store.rebuild(user_id, [1, 2], [])
+    await store.redis.script_flush()
+    # Every batch of the pipeline meets NOSCRIPT; all are written once the script is loaded.
+    assert await store.fan_out(users, 3) == len(users)
+    await store.redis.config_resetstat()
+    assert await store.fan_out(users, 4) == len(users)
+    stats = await store.redis.info("commandstats")
+    assert "cmdstat_script|exists" not in stats and "cmdstat_script|load" not in stats
+    assert stats["cmdstat_evalsha"]["calls"] == 2
+    for user_id in (users[0], users[-1]):
+        assert (await store.read(user_id, before=None, count=10)).post_ids == [4, 3, 2, 1]
+
+
 async def test_the_single_key_script_of_the_cluster_path_matches_the_batch(store):
     store.cluster = True  # the per-user EVAL the cluster path sends runs on one server too
     await store.rebuild(1, [1, 2, 3, 4, 5], [])

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from feedline_shared.caches import (
     POST_KEY_PREFIX,
@@ -407,14 +408,27 @@ class TimelineStore:
         # One script call per batch of users: the per-key work runs inside Redis instead of
         # being encoded command by command by the client, which is what bounds a pipeline.
         heads = [_key_head(_TIMELINE_KIND, self.prefix), _key_head(_META_KIND, self.prefix)]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(user_ids), FAN_OUT_BATCH_USERS):
-                batch = ",".join(map(str, user_ids[start : start + FAN_OUT_BATCH_USERS]))
-                await self._fan_out_batch(
-                    args=[self.cap, self.trim_limit, member, *heads, batch], client=pipe
-                )
-            results = await pipe.execute()
+        size = FAN_OUT_BATCH_USERS
+        batches: list[list[int | str | bytes]] = [
+            [self.cap, self.trim_limit, member, *heads, ",".join(map(str, user_ids[i : i + size]))]
+            for i in range(0, len(user_ids), size)
+        ]
+        try:
+            results = await self._fan_out_batches(batches)
+        except NoScriptError:
+            # A Redis that restarted or flushed its scripts: load it and write again (the
+            # writes are idempotent, so batches that ran before the error are harmless).
+            await self.redis.script_load(_FAN_OUT_BATCH)
+            results = await self._fan_out_batches(batches)
         return sum(int(written) for written in results)
+
+    async def _fan_out_batches(self, batches: list[list[int | str | bytes]]) -> list[int]:
+        # EVALSHA straight into the pipeline: a registered script in a pipeline makes redis-py
+        # ask SCRIPT EXISTS first, a round trip before every fan-out page.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for args in batches:
+                pipe.evalsha(self._fan_out_batch.sha, 0, *args)
+            return list(await pipe.execute())
 
     async def remove(self, user_ids: Iterable[int], post_ids: Sequence[int]) -> None:
         """Removes posts from timelines (idempotent)."""
