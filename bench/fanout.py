@@ -154,12 +154,14 @@ async def deliver_posts(
                 waiting = list(keys)
                 deadline = time.perf_counter() + give_up_after
                 while waiting and time.perf_counter() < deadline:
-                    # Until the timeline written last holds the post, only it is polled: the
-                    # rest are checked once it does, so the probe adds almost nothing to the
-                    # Redis it times while the fan-out runs.
-                    polled = waiting[-1:] if waiting[-1] == last else waiting
-                    still = await still_waiting(probe, polled, member)
-                    waiting = still if polled is waiting else [*waiting[:-1], *still]
+                    if waiting[-1] == last:
+                        # Until the timeline written last holds the post, only it is polled:
+                        # the rest are checked once it does, so the probe adds almost nothing
+                        # to the Redis it times while the fan-out runs.
+                        still = await still_waiting(probe, [last], member)
+                        waiting = [*waiting[:-1], *still]
+                    else:
+                        waiting = await still_waiting(probe, waiting, member)
                     if waiting:
                         await asyncio.sleep(0.002)
                 delivered = time.perf_counter() - started

@@ -29,9 +29,9 @@ DEFAULT_LISTPACK_SIZE = -2
 WRITE_ROUNDS = 8
 
 
-async def _fill(client: aredis.Redis, cap: int, timelines: int) -> dict[str, object]:
+async def _fill(store: TimelineStore, timelines: int) -> dict[str, object]:
     """Full timelines written through ``TimelineStore.rebuild``, and what they take."""
-    store = TimelineStore(client, cap=cap)
+    client, cap = store.redis, store.cap
     before = int((await client.info("memory"))["used_memory"])
     for user in range(1, timelines + 1):
         post_ids = [post_id_at(BASE_MS + user * 7 + i * 1000, i % 4096) for i in range(cap)]
@@ -56,12 +56,11 @@ async def _fill(client: aredis.Redis, cap: int, timelines: int) -> dict[str, obj
 AGE_POSTS = 1_600
 
 
-async def _age(client: aredis.Redis, cap: int, timelines: int) -> None:
+async def _age(store: TimelineStore, timelines: int) -> None:
     """Gives each timeline a different number of posts since its rebuild (0 to AGE_POSTS, kept
     to the cap): a rebuilt list starts a fresh head node at its first push, so how full the
     node a fan-out write lands in is, and what the push costs, depends on that number. Done
     after the memory figures, which are of rebuilt timelines."""
-    store = TimelineStore(client, cap=cap)
     for user in range(1, timelines + 1):
         count = user * 7919 % AGE_POSTS
         if not count:
@@ -70,16 +69,17 @@ async def _age(client: aredis.Redis, cap: int, timelines: int) -> None:
             encode_member(post_id_at(BASE_MS + 5 * 10**8 + i * 1000, 0)) for i in range(count)
         ]
         key = store.timeline_key(user)
-        async with client.pipeline(transaction=False) as pipe:
+        async with store.redis.pipeline(transaction=False) as pipe:
             pipe.lpush(key, *members)
-            pipe.ltrim(key, 0, cap - 1)
+            pipe.ltrim(key, 0, store.cap - 1)
             await pipe.execute()
 
 
 async def _fan_out_once(
-    client: aredis.Redis, store: TimelineStore, users: list[int], post_id: int
+    store: TimelineStore, users: list[int], post_id: int
 ) -> tuple[float, float]:
     """Seconds at the client and Redis microseconds (``INFO commandstats``) for one post."""
+    client = store.redis
     await client.config_resetstat()
     started = time.perf_counter()
     written = await store.fan_out(users, post_id)
@@ -94,14 +94,14 @@ async def _measure_all(
     ports: dict[int, int], cap: int, timelines: int, rounds: int
 ) -> dict[int, dict[str, object]]:
     clients = {size: aredis.Redis(port=port) for size, port in ports.items()}
+    stores = {size: TimelineStore(client, cap=cap) for size, client in clients.items()}
     try:
         figures: dict[int, dict[str, object]] = {}
-        for size, client in clients.items():
+        for size, store in stores.items():
             # Private servers: CONFIG SET here never reaches the shared one.
-            await client.config_set("list-max-listpack-size", size)
-            figures[size] = await _fill(client, cap, timelines)
-            await _age(client, cap, timelines)
-        stores = {size: TimelineStore(client, cap=cap) for size, client in clients.items()}
+            await store.redis.config_set("list-max-listpack-size", size)
+            figures[size] = await _fill(store, timelines)
+            await _age(store, timelines)
         users = list(range(1, timelines + 1))
         seconds: dict[int, list[float]] = {size: [] for size in clients}
         redis_us: dict[int, list[float]] = {size: [] for size in clients}
@@ -109,7 +109,7 @@ async def _measure_all(
         for n in range(rounds):
             post_id = post_id_at(BASE_MS + 10**9 + n * 1000, 0)
             for size in order if n % 2 == 0 else order[::-1]:
-                elapsed, usec = await _fan_out_once(clients[size], stores[size], users, post_id)
+                elapsed, usec = await _fan_out_once(stores[size], users, post_id)
                 seconds[size].append(elapsed)
                 redis_us[size].append(usec / timelines)
         for size, client in clients.items():
