@@ -39,6 +39,9 @@ class StandInState:
     deleted_users: set[int] = field(default_factory=set)
     #: when set, every internal route answers 500
     failing: bool = False
+    #: when set, follower pages carry no follower count and ignore max_followers (a
+    #: user-service of the previous release)
+    pages_without_count: bool = False
     requests: Counter[str] = field(default_factory=Counter)
 
     def reset(self) -> None:
@@ -48,6 +51,7 @@ class StandInState:
         self.erased.clear()
         self.deleted_users.clear()
         self.failing = False
+        self.pages_without_count = False
         self.requests.clear()
 
 
@@ -90,15 +94,23 @@ def build_app(state: StandInState) -> Starlette:
         if delay:
             await asyncio.sleep(delay)
         ids = state.followers.get(author, [])
+        if state.pages_without_count:
+            max_followers = None
+        else:
+            max_followers = request.query_params.get("max_followers")
+        if max_followers is not None and len(ids) > int(max_followers):
+            state.requests["follower_ids_over_max"] += 1
+            return JSONResponse({"items": [], "next_cursor": None, "followers_count": len(ids)})
         start = bisect.bisect_right(ids, _decode_cursor(cursor)) if cursor else 0
         page = ids[start : start + limit]
         more = start + limit < len(ids)
-        return JSONResponse(
-            {
-                "items": [str(i) for i in page],
-                "next_cursor": _encode_cursor(page[-1]) if more and page else None,
-            }
-        )
+        body: dict[str, object] = {
+            "items": [str(i) for i in page],
+            "next_cursor": _encode_cursor(page[-1]) if more and page else None,
+        }
+        if not state.pages_without_count:
+            body["followers_count"] = len(ids)
+        return JSONResponse(body)
 
     async def posts_by_authors(request: Request) -> JSONResponse:
         state.requests["posts_by_authors"] += 1

@@ -5,7 +5,7 @@ queues a :class:`ChunkTask` for the next page on the chunks queue. The chunks co
 page and queues the next. So a post by a small author (events queue) never waits behind a large
 fan-out.
 
-A page queues its successor as soon as the follower page is fetched, before writing it, so the
+A page queues its successor as soon as the follower page is fetched, while writing it, so the
 next page's fetch overlaps this page's Redis writes (pages of one post are in flight on up to
 ``chunks_prefetch`` messages at once). A crash re-does at most the pages in flight: the next task
 is published (with confirms) before the current message is acknowledged, and page writes are
@@ -15,9 +15,12 @@ the rest of the fan-out a second time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import aio_pika
 
@@ -26,7 +29,7 @@ from fanout_worker.messages import ChunkTask, FanOutOp
 from fanout_worker.metrics import DELIVERY_LAG, FANOUT_DURATION, TIMELINE_WRITES
 from fanout_worker.publisher import Publisher
 from fanout_worker.topology import CHUNKS_QUEUE
-from feedline_shared.clients import UserServiceClient
+from feedline_shared.clients import FollowerPage, UserServiceClient
 from feedline_shared.problems import NotFound
 from feedline_shared.redis import AnyRedis
 from feedline_shared.timelines import TimelineStore
@@ -34,6 +37,23 @@ from feedline_shared.timelines import TimelineStore
 logger = logging.getLogger(__name__)
 
 FIRST_PAGE = ""
+NO_FOLLOWERS = FollowerPage([], None, 0)
+
+T = TypeVar("T")
+
+
+async def alongside(main: Awaitable[T], side: Awaitable[object]) -> T:
+    """``main``'s result, with ``side`` awaited concurrently.
+
+    Both run to the end even when one fails (a side step cut short, such as a successor queued
+    but not yet recorded, would be repeated by the retry); the failure is raised as itself,
+    ``main``'s first, so the consumer tells retryable from permanent as for a single call.
+    """
+    outcomes = await asyncio.gather(main, side, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes[0]  # type: ignore[return-value]
 
 
 def chunk_markers(task: ChunkTask) -> tuple[str, str]:
@@ -70,11 +90,21 @@ class FanOut:
     async def add_post(
         self, event_id: str, post_id: int, author_id: int, created_at: datetime
     ) -> None:
-        """Puts a new post on its author's timeline and on the built timelines of followers."""
-        written = await self.timelines.fan_out([author_id], post_id)
-        TIMELINE_WRITES.labels("add").inc(written)
-        counts = await self.users.follower_counts([author_id])
-        followers = counts.get(author_id, 0)
+        """Puts a new post on its author's timeline and on the built timelines of followers.
+
+        The author's own timeline is written while the first follower page is fetched, and that
+        page carries the follower count: the celebrity cut costs no call of its own.
+        """
+        task = self._first_task(event_id, post_id, author_id, "add", created_at)
+        first = await alongside(
+            self._fetch(task, max_followers=self.celebrity_threshold),
+            self._write_own(author_id, post_id),
+        )
+        followers = first.followers_count
+        if followers is None:
+            # A user-service of the previous release sends no count (nor honours the cut).
+            counts = await self.users.follower_counts([author_id])
+            followers = counts.get(author_id, 0)
         if followers > self.celebrity_threshold:
             # Read-time merge in feed-service covers these followers.
             logger.info(
@@ -82,7 +112,11 @@ class FanOut:
                 extra={"post_id": post_id, "author_id": author_id, "followers": followers},
             )
             return
-        await self.page(self._first_task(event_id, post_id, author_id, "add", created_at))
+        await self.page(task, fetched=first)
+
+    async def _write_own(self, author_id: int, post_id: int) -> None:
+        written = await self.timelines.fan_out([author_id], post_id)
+        TIMELINE_WRITES.labels("add").inc(written)
 
     async def remove_post(self, event_id: str, post_id: int, author_id: int) -> None:
         """Removes a deleted post from its author's and every follower's timeline.
@@ -107,44 +141,34 @@ class FanOut:
         await self.redis.set(written_key, b"1", ex=self.dedupe_ttl_seconds)
 
     async def page(
-        self, task: ChunkTask, *, queued_key: str | None = None, queued: str | None = None
+        self,
+        task: ChunkTask,
+        *,
+        queued_key: str | None = None,
+        queued: str | None = None,
+        fetched: FollowerPage | None = None,
     ) -> None:
         """Queues the next page, writes this one, and records completion after the last page.
 
         ``queued_key`` is where a chunk records the successor cursor it queued; ``queued`` what
-        an earlier attempt of the same chunk recorded there.
+        an earlier attempt of the same chunk recorded there; ``fetched`` this page, when the
+        caller already has it.
 
         Completion (FANOUT_DURATION, DELIVERY_LAG) is recorded when the last page is written.
         Earlier pages may still be writing then (those on the other messages in flight, each
         started before the last page was even fetched), so both figures can read short by up to
         about one page write: a few milliseconds against a fan-out of hundreds.
         """
-        try:
-            follower_ids, next_cursor = await self.users.follower_ids_page(
-                task.author_id, cursor=task.cursor or None, limit=self.chunk_size
-            )
-        except NotFound:
-            # The author's account was deleted: it has no followers left to write to (its
-            # posts' entries in former followers' timelines are filtered out on every read,
-            # their author being neither followed nor known). Not a poison message.
-            logger.info(
-                "author no longer exists; nothing to fan out",
-                extra={"author_id": task.author_id, "post_id": task.post_id, "op": task.op},
-            )
-            follower_ids, next_cursor = [], None
+        page = fetched if fetched is not None else await self._fetch(task)
+        next_cursor = page.next_cursor
+        write = self._write(task, page.ids)
         # A retried page whose successor is already queued must not queue it again: every
         # failed attempt would otherwise start another copy of the rest of the fan-out. A
         # different cursor (followers changed in between) is queued, so no follower is skipped.
         if next_cursor and next_cursor != queued:
-            await self._enqueue(task.model_copy(update={"cursor": next_cursor}))
-            if queued_key is not None:
-                await self.redis.set(queued_key, next_cursor, ex=self.dedupe_ttl_seconds)
-        if task.op == "add":
-            written = await self.timelines.fan_out(follower_ids, task.post_id)
+            await alongside(write, self._queue_successor(task, next_cursor, queued_key))
         else:
-            await self.timelines.remove(follower_ids, [task.post_id])
-            written = len(follower_ids)
-        TIMELINE_WRITES.labels(task.op).inc(written)
+            await write
         if next_cursor:
             return
         now = time.time()
@@ -155,6 +179,41 @@ class FanOut:
             if created.tzinfo is None:
                 created = created.replace(tzinfo=UTC)
             DELIVERY_LAG.observe(max(0.0, now - created.timestamp()))
+
+    async def _fetch(self, task: ChunkTask, *, max_followers: int | None = None) -> FollowerPage:
+        try:
+            return await self.users.follower_page(
+                task.author_id,
+                cursor=task.cursor or None,
+                limit=self.chunk_size,
+                max_followers=max_followers,
+            )
+        except NotFound:
+            # The author's account was deleted: it has no followers left to write to (its
+            # posts' entries in former followers' timelines are filtered out on every read,
+            # their author being neither followed nor known). Not a poison message.
+            logger.info(
+                "author no longer exists; nothing to fan out",
+                extra={"author_id": task.author_id, "post_id": task.post_id, "op": task.op},
+            )
+            return NO_FOLLOWERS
+
+    async def _write(self, task: ChunkTask, follower_ids: list[int]) -> None:
+        if task.op == "add":
+            written = await self.timelines.fan_out(follower_ids, task.post_id)
+        else:
+            await self.timelines.remove(follower_ids, [task.post_id])
+            written = len(follower_ids)
+        TIMELINE_WRITES.labels(task.op).inc(written)
+
+    async def _queue_successor(
+        self, task: ChunkTask, next_cursor: str, queued_key: str | None
+    ) -> None:
+        # Published (with confirms) before this page's message is acknowledged: a crash in
+        # between re-does this page, never loses the rest.
+        await self._enqueue(task.model_copy(update={"cursor": next_cursor}))
+        if queued_key is not None:
+            await self.redis.set(queued_key, next_cursor, ex=self.dedupe_ttl_seconds)
 
     async def _enqueue(self, task: ChunkTask) -> None:
         message = aio_pika.Message(

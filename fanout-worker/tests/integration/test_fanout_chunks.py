@@ -50,8 +50,10 @@ async def fanout(
 
 async def _middle_chunk(fanout: FanOut) -> tuple[ChunkTask, str]:
     """The second page's task and the cursor of the third page."""
-    _, cursor = await fanout.users.follower_ids_page(AUTHOR, cursor=None, limit=CHUNK_SIZE)
-    _, next_cursor = await fanout.users.follower_ids_page(AUTHOR, cursor=cursor, limit=CHUNK_SIZE)
+    cursor = (await fanout.users.follower_page(AUTHOR, cursor=None, limit=CHUNK_SIZE)).next_cursor
+    next_cursor = (
+        await fanout.users.follower_page(AUTHOR, cursor=cursor, limit=CHUNK_SIZE)
+    ).next_cursor
     assert cursor and next_cursor
     task = ChunkTask(event_id="e-1", post_id=POST, author_id=AUTHOR, cursor=cursor, op="add")
     return task, next_cursor

@@ -42,7 +42,7 @@ async def test_failing_dependency_is_retried_then_dead_lettered_and_replay_recov
         return await queue_depth(channel, DLQ) == 1
 
     await wait_for(dead, what="the message to reach the dead-letter queue")
-    assert stand_in.state.requests["users_batch"] == settings.max_attempts
+    assert stand_in.state.requests["follower_ids"] == settings.max_attempts
     [dead_message] = await dlq.list_dead(settings)
     assert dead_message.event_id == str(envelope.event_id)
     assert dead_message.type == "post.created"
@@ -63,7 +63,7 @@ async def test_failing_dependency_is_retried_then_dead_lettered_and_replay_recov
     await wait_for(delivered, what="the replayed post to reach the followers")
     assert await queue_depth(channel, DLQ) == 0
     # A replayed message starts over: one more attempt was enough.
-    assert stand_in.state.requests["users_batch"] == settings.max_attempts + 1
+    assert stand_in.state.requests["follower_ids"] == settings.max_attempts + 1
 
 
 async def test_poison_messages_go_to_the_dead_letter_queue_at_once(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from aio_pika.abc import AbstractChannel
 from fanout_standins import StandInServer
 from fanout_support import (
@@ -171,9 +172,16 @@ async def test_events_of_a_deleted_author_are_done_not_dead_lettered(
     assert metric("feedline_fanout_events_total", type="post.deleted", outcome="dead") == dead
 
 
+@pytest.mark.parametrize("pages_carry_the_count", [True, False], ids=["count", "no-count"])
 async def test_celebrity_posts_reach_only_the_authors_own_timeline(
-    stand_in: StandInServer, redis: Redis, channel: AbstractChannel, settings: Settings
+    stand_in: StandInServer,
+    redis: Redis,
+    channel: AbstractChannel,
+    settings: Settings,
+    pages_carry_the_count: bool,
 ) -> None:
+    # Without the count: a user-service of the previous release (max_followers ignored too).
+    stand_in.state.pages_without_count = not pages_carry_the_count
     celebrity, regular = 9_200_001, 9_200_002
     followers = list(range(9_300_000, 9_300_030))
     stand_in.state.followers[celebrity] = followers
@@ -191,4 +199,10 @@ async def test_celebrity_posts_reach_only_the_authors_own_timeline(
         await wait_for(regular_delivered, what="the regular author's post")
         await wait_for(lambda: has_post(redis, celebrity, 71), what="the celebrity's own timeline")
     assert await holders(redis, followers, 71) == 0
-    assert stand_in.state.requests["follower_ids"] == 1, "no follower paging for the celebrity"
+    requests = stand_in.state.requests
+    assert requests["follower_ids"] == 2, "one page request per post"
+    if pages_carry_the_count:
+        # The celebrity's page came back empty with the count; no count took a call of its own.
+        assert (requests["follower_ids_over_max"], requests["users_batch"]) == (1, 0)
+    else:
+        assert requests["users_batch"] == 2, "the count asked for separately"

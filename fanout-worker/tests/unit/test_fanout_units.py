@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ import pytest
 from fanout_worker import handlers
 from fanout_worker.bootstrap import inject
 from fanout_worker.consumer import is_permanent
+from fanout_worker.fanout import alongside
 from fanout_worker.messagebus import MessageBus, NoHandler
 from fanout_worker.messages import ChunkTask, Decoded, PoisonMessage, decode_chunk, decode_event
 from fanout_worker.redelivery import attempt_of, retry_delay_ms
@@ -121,3 +123,26 @@ async def test_injection_binds_named_dependencies_and_refuses_unknown_ones() -> 
                 "post.created",
             )
         )
+
+
+async def test_alongside_runs_both_to_the_end_and_raises_a_failure_as_itself() -> None:
+    finished: list[str] = []
+
+    async def step(name: str, delay: float, error: Exception | None = None) -> str:
+        await asyncio.sleep(delay)
+        finished.append(name)
+        if error is not None:
+            raise error
+        return name
+
+    assert await alongside(step("main", 0.02), step("side", 0.01)) == "main"
+    assert finished == ["side", "main"], "the two ran at once"
+
+    finished.clear()
+    with pytest.raises(NotFound):
+        await alongside(step("main", 0, NotFound("gone")), step("side", 0.02))
+    assert finished == ["main", "side"], "a failing main step leaves the side step to finish"
+
+    with pytest.raises(DependencyUnavailable) as raised:
+        await alongside(step("main", 0.01), step("side", 0, DependencyUnavailable("redis")))
+    assert is_permanent(raised.value) is False

@@ -30,6 +30,14 @@ class Followee:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowerPage:
+    ids: list[int]
+    next_cursor: str | None
+    #: All of the account's followers; None from a user-service that does not send it yet.
+    followers_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PostRef:
     id: int
     author_id: int
@@ -71,12 +79,20 @@ class UserServiceClient:
             for item in await self._batch(user_ids)
         }
 
-    async def follower_ids_page(
-        self, user_id: int, *, cursor: str | None, limit: int = 1000
-    ) -> tuple[list[int], str | None]:
+    async def follower_page(
+        self,
+        user_id: int,
+        *,
+        cursor: str | None,
+        limit: int = 1000,
+        max_followers: int | None = None,
+    ) -> FollowerPage:
+        """A page of ``user_id``'s follower ids; empty, with the count, past ``max_followers``."""
         params: dict[str, str | int] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
+        if max_followers is not None:
+            params["max_followers"] = max_followers
         response = await call_service(
             self.http,
             self.name,
@@ -85,7 +101,12 @@ class UserServiceClient:
             params=params,
         )
         body = orjson.loads(response.content)
-        return [int(i) for i in body["items"]], body["next_cursor"]
+        count = body.get("followers_count")
+        return FollowerPage(
+            [int(i) for i in body["items"]],
+            body["next_cursor"],
+            int(count) if count is not None else None,
+        )
 
     async def following(self, user_id: int) -> list[Followee]:
         response = await call_service(
@@ -181,4 +202,11 @@ class PostServiceClient:
         return {int(k): int(v) for k, v in response.json()["counts"].items()}
 
 
-__all__ = ["Followee", "PostRef", "PostServiceClient", "UserServiceClient", "user_headers"]
+__all__ = [
+    "Followee",
+    "FollowerPage",
+    "PostRef",
+    "PostServiceClient",
+    "UserServiceClient",
+    "user_headers",
+]

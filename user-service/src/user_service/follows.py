@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -167,12 +167,20 @@ async def follow_page(
 
 
 async def follower_ids(
-    session: AsyncSession, user_id: int, limit: int, cursor: str | None
-) -> tuple[list[int], str | None]:
-    """A page of follower ids in ascending order: stable while follows come and go.
+    session: AsyncSession,
+    user_id: int,
+    limit: int,
+    cursor: str | None,
+    max_followers: int | None = None,
+) -> tuple[list[int], str | None, int]:
+    """A page of follower ids in ascending order (stable while follows come and go), the next
+    page's cursor and the account's follower count.
 
     The page comes back as one array value, not a row per follower: fan-out reads thousands of
-    ids a page, and per-row result handling was most of what a page cost.
+    ids a page, and per-row result handling was most of what a page cost. The count comes in
+    the same statement, so fan-out learns whether to write at all without a call of its own;
+    past ``max_followers`` the ids are not read (an uncorrelated subquery in a CASE branch is an
+    InitPlan, which PostgreSQL runs only when the branch is taken) and the page is empty.
     """
     fields = decode_cursor(cursor, required=("after",))
     page = (
@@ -184,17 +192,22 @@ async def follower_ids(
     if fields is not None:
         page = page.where(Follow.follower_id > cursor_int(fields, "after"))
     rows = page.subquery()
-    ids = await session.scalar(
-        select(func.array_agg(aggregate_order_by(rows.c.follower_id, rows.c.follower_id)))
-    )
+    ids_column = select(
+        func.array_agg(aggregate_order_by(rows.c.follower_id, rows.c.follower_id))
+    ).scalar_subquery()
+    if max_followers is not None:
+        ids_column = case((User.followers_count <= max_followers, ids_column))
+    found = (
+        await session.execute(select(User.followers_count, ids_column).where(User.id == user_id))
+    ).one_or_none()
+    if found is None:
+        raise NotFound("User not found")
+    followers_count, ids = found
     if not ids:
-        # Only an empty page needs the existence check (404 for an unknown user): a follow
-        # row names an existing account.
-        await get_user(session, user_id)
-        return [], None
+        return [], None, followers_count
     page_ids = ids[:limit]
     next_cursor = encode_cursor({"after": str(page_ids[-1])}) if len(ids) > limit else None
-    return page_ids, next_cursor
+    return page_ids, next_cursor, followers_count
 
 
 async def followees(session: AsyncSession, user_id: int) -> list[Followee]:

@@ -66,6 +66,8 @@ class UserBatch(BaseModel):
 class IdPage(BaseModel):
     items: list[IdStr]
     next_cursor: str | None
+    #: All of the account's followers, not this page's: fan-out decides from it whether to write.
+    followers_count: int
 
 
 class Followee(BaseModel):

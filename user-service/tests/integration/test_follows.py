@@ -158,7 +158,33 @@ async def test_internal_follower_ids_of_an_account_without_followers_is_an_empty
     for params in ({}, {"cursor": past_the_end}):
         response = await client.get(f"/internal/users/{loner['id']}/follower-ids", params=params)
         assert response.status_code == 200, params
-        assert response.json() == {"items": [], "next_cursor": None}
+        assert response.json() == {"items": [], "next_cursor": None, "followers_count": 0}
+
+
+async def test_internal_follower_ids_carry_the_count_and_stop_past_max_followers(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    star = await make_user()
+    fans = await asyncio.gather(*(make_user() for _ in range(3)))
+    for fan in fans:
+        await follow(client, fan, star)
+    path = f"/internal/users/{star['id']}/follower-ids"
+    all_ids = sorted((fan["id"] for fan in fans), key=int)
+
+    first = (await client.get(path, params={"limit": 2})).json()
+    assert (first["items"], first["followers_count"]) == (all_ids[:2], 3)
+    rest = (await client.get(path, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    assert rest == {"items": all_ids[2:], "next_cursor": None, "followers_count": 3}
+
+    at_the_cut = (await client.get(path, params={"max_followers": 3})).json()
+    assert at_the_cut["items"] == all_ids
+    past_it = await client.get(path, params={"max_followers": 2})
+    assert past_it.status_code == 200
+    assert past_it.json() == {"items": [], "next_cursor": None, "followers_count": 3}
+
+    assert (await client.get(path, params={"max_followers": -1})).status_code == 422
+    unknown = await client.get("/internal/users/1/follower-ids", params={"max_followers": 5})
+    assert unknown.status_code == 404
 
 
 async def test_internal_following_ids_carry_follower_counts(

@@ -24,6 +24,8 @@ from user_service.views import user_out
 router = APIRouter(prefix="/internal/users", dependencies=[Depends(require_internal_caller)])
 
 FollowerIdsLimit = Annotated[int, Query(ge=1, le=FOLLOWER_IDS_MAX)]
+#: Past this many followers the page comes back empty, with the count (fan-out's celebrity cut).
+MaxFollowers = Annotated[int | None, Query(ge=0)]
 
 
 @router.post("/batch")
@@ -45,9 +47,12 @@ async def follower_ids(
     session: SessionDep,
     limit: FollowerIdsLimit = FOLLOWER_IDS_DEFAULT,
     cursor: Cursor = None,
+    max_followers: MaxFollowers = None,
 ) -> IdPage:
-    ids, next_cursor = await follows.follower_ids(session, user_id, limit, cursor)
-    return IdPage(items=ids, next_cursor=next_cursor)
+    ids, next_cursor, count = await follows.follower_ids(
+        session, user_id, limit, cursor, max_followers
+    )
+    return IdPage(items=ids, next_cursor=next_cursor, followers_count=count)
 
 
 @router.get("/{user_id}/following-ids")
