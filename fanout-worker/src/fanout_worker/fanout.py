@@ -29,6 +29,7 @@ from fanout_worker.messages import ChunkTask, FanOutOp
 from fanout_worker.metrics import DELIVERY_LAG, FANOUT_DURATION, TIMELINE_WRITES
 from fanout_worker.publisher import Publisher
 from fanout_worker.topology import CHUNKS_QUEUE
+from feedline_shared import caches
 from feedline_shared.clients import FollowerPage, UserServiceClient
 from feedline_shared.problems import NotFound
 from feedline_shared.redis import AnyRedis
@@ -113,6 +114,26 @@ class FanOut:
             )
             return
         await self.page(task, fetched=first)
+
+    async def followee_grew_large(self, followee_id: int, peak_followers: int | None) -> None:
+        """Drops the follow sets of a new celebrity's followers, when the follow with this peak
+        took it past the threshold: user-service did so after its commit, unless Redis failed
+        then, and until they are read again those readers would get its posts neither fanned
+        out nor merged at read time."""
+        if peak_followers != self.celebrity_threshold + 1:
+            return
+        cursor: str | None = None
+        while True:
+            try:
+                page = await self.users.follower_page(
+                    followee_id, cursor=cursor, limit=self.chunk_size
+                )
+            except NotFound:
+                return  # deleted since: its followers' sets were dropped with the account
+            await caches.invalidate_followings(self.redis, page.ids)
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def _write_own(self, author_id: int, post_id: int) -> None:
         written = await self.timelines.fan_out([author_id], post_id)

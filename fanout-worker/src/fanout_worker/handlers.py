@@ -54,12 +54,14 @@ async def user_followed(
     event: UserFollowed,
     event_id: str,
     *,
+    fanout: FanOut,
     posts: PostServiceClient,
     timelines: TimelineStore,
     redis: AnyRedis,
 ) -> None:
-    # Repeats user-service's after-commit invalidation, in case that one failed.
+    # Repeats user-service's after-commit invalidations, in case those failed.
     await caches.invalidate_following(redis, event.follower_id)
+    await fanout.followee_grew_large(event.followee_id, event.followee_peak_followers)
     post_ids = await _recent_post_ids(posts, event.followee_id, timelines)
     # No-op on an unbuilt timeline: its next read rebuilds it with the new followee.
     await timelines.merge(event.follower_id, event.followee_id, post_ids)

@@ -119,6 +119,35 @@ async def test_follow_merges_followee_posts_and_unfollow_removes_them(
     assert not await redis.hexists(store.meta_key(follower), f"f:{followee}")
 
 
+async def test_the_follow_that_makes_a_celebrity_drops_its_followers_follow_sets(
+    stand_in: StandInServer, redis: Redis, channel: AbstractChannel, settings: Settings
+) -> None:
+    # user-service drops them after its commit; the worker repeats it in case Redis failed then.
+    star, newcomer = 9_100_011, 9_100_012
+    fans = [9_100_020, 9_100_021, 9_100_022, 9_100_023, 9_100_024]
+    stand_in.state.followers[star] = sorted([*fans, newcomer])
+    for fan in fans:
+        await redis.hset(following_key(fan), mapping={"v": "10", "set": "[]"})
+    # Two follower pages and a bit, so every page is dropped.
+    narrow = settings.model_copy(update={"celebrity_follower_threshold": 5, "fanout_chunk_size": 2})
+    async with running_worker(narrow):
+        before = metric("feedline_fanout_events_total", type="user.followed", outcome="ok")
+        for peak in (5, None):  # at the threshold, and from a user-service that sent no peak
+            event = UserFollowed(
+                follower_id=newcomer, followee_id=star, followee_peak_followers=peak
+            )
+            await publish(channel, event)
+        await _consumed("user.followed", 2, before)
+        for fan in fans:
+            assert await redis.hget(following_key(fan), "set") == b"[]", "not past it: kept"
+
+        event = UserFollowed(follower_id=newcomer, followee_id=star, followee_peak_followers=6)
+        await publish(channel, event)
+        await _consumed("user.followed", 3, before)
+    for fan in fans:
+        assert await redis.hgetall(following_key(fan)) == {b"v": b"11"}, fan
+
+
 async def test_profile_update_drops_the_cached_author_summary(
     worker: FastAPI, redis: Redis, channel: AbstractChannel
 ) -> None:

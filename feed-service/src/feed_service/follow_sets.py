@@ -5,8 +5,10 @@ fanout worker again from the event), and a fill is written only if no invalidati
 since it was read (:mod:`feedline_shared.caches`), so follows and unfollows show in the very
 next feed read. The follower counts in a cached set may be up to ``ttl_seconds`` old; they only
 decide the celebrity split, and the follow that takes an account past the threshold has
-user-service drop its followers' sets at once (only if Redis fails then does the split wait for
-the TTL).
+user-service drop its followers' sets at once and the worker again from the event (only if both
+fail does the split wait for the TTL). Each active reader reloads its set once per TTL, so the
+TTL is what follow sets cost user-service: at 60 s, a thousand readers whose sets lapsed
+together took a paced feed run's p99 from 8 to 69 ms on the bench's two cores.
 
 A read that finds its set in the last tenth of its TTL still uses it, and refreshes it from
 user-service in the background (one refresh per reader at a time in a process), under the same

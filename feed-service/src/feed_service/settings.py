@@ -28,9 +28,11 @@ class Settings(ServiceSettings):
     # Cached posts and like states live this long after their last fill; likes and deletes
     # invalidate them at once, so this only bounds the memory of posts nobody reads.
     post_cache_ttl_seconds: int = Field(default=3600, ge=1)
-    # A reader's cached follow set lives this long. Follows and unfollows invalidate it at once;
-    # this bounds how old its follower counts (the celebrity split) can be.
-    follow_set_cache_ttl_seconds: int = Field(default=60, ge=1)
+    # A reader's cached follow set lives this long. Follows and unfollows invalidate it at once,
+    # and so does the follow that takes a followee past the celebrity threshold (user-service,
+    # then the worker from the event): this bounds how old its follower counts can be only if
+    # both of those failed. Each active reader reloads its set from user-service once per TTL.
+    follow_set_cache_ttl_seconds: int = Field(default=600, ge=1)
     # Author summaries read from Redis are also kept in process memory this long (0: off),
     # saving a Redis round trip on most pages; a renamed author shows this much later.
     author_local_cache_seconds: float = Field(default=2.0, ge=0)

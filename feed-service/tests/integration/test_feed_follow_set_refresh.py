@@ -8,10 +8,11 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from feed_service.follow_sets import FILLED_AT, REFRESH_AT_AGE, decode_follow_set
+from feed_service.settings import Settings
 from feedline_shared import caches
 
 VIEWER = 1
-TTL = 60  # the default FOLLOW_SET_CACHE_TTL_SECONDS
+TTL = Settings.model_fields["follow_set_cache_ttl_seconds"].default
 REFRESH_AT = TTL * REFRESH_AT_AGE
 
 

@@ -53,6 +53,10 @@ class UserFollowed(EventData):
     type: ClassVar[str] = "user.followed"
     follower_id: int
     followee_id: int
+    #: The most followers the followee ever had, this follow included (None from a user-service
+    #: of the previous release): the worker repeats the drop of its followers' follow sets when
+    #: this follow took it past the celebrity threshold.
+    followee_peak_followers: int | None = None
 
 
 class UserUnfollowed(EventData):

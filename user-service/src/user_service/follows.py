@@ -61,7 +61,10 @@ async def follow(
             select(Follow.follower_id).where(Follow.followee_id == followee.id)
         )
         cache.followee_grew_large(session, list(followers))
-    await add_event(session, outbox, UserFollowed(follower_id=follower_id, followee_id=followee.id))
+    followed = UserFollowed(
+        follower_id=follower_id, followee_id=followee.id, followee_peak_followers=peak
+    )
+    await add_event(session, outbox, followed)
     cache.follows_changed(session, follower_id)
     return True
 

@@ -33,8 +33,12 @@ async def test_follow_and_unfollow_write_one_event_per_effective_change(
         await client.post(f"/users/{bob['username']}/follow", headers={"X-User-ID": alice["id"]})
     followed = await events_for(app, "user.followed", **pair)
     assert len(followed) == 1
-    assert followed[0]["data"] == pair
+    assert followed[0]["data"] == pair | {"followee_peak_followers": 1}
     assert followed[0]["type"] == "user.followed"
+    carol = await make_user()
+    await client.post(f"/users/{bob['username']}/follow", headers={"X-User-ID": carol["id"]})
+    [second] = await events_for(app, "user.followed", follower_id=int(carol["id"]))
+    assert second["data"]["followee_peak_followers"] == 2
 
     for _ in range(2):
         await client.delete(f"/users/{bob['username']}/follow", headers={"X-User-ID": alice["id"]})
