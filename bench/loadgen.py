@@ -120,11 +120,8 @@ def run(
     timeout = seconds + 60
     if wrk:
         args = [wrk, "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"]
-        if users_file is None:
-            args += ["-s", str(HERE / "plain.lua"), url]
-        else:
-            args += ["-s", str(HERE / "mix.lua"), url, "--", str(users_file)]
-            args += [str(shares[0]), str(shares[1]), str(pace_ms)]
+        args += ["-s", str(HERE / "mix.lua"), url, "--", str(users_file or "-")]
+        args += [str(shares[0]), str(shares[1]), str(pace_ms)]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
         return _parse(label, concurrency, pace_ms, "wrk", proc.stdout + proc.stderr)
     args = [sys.executable, "-m", "bench.aioload", url, "--concurrency", str(concurrency)]

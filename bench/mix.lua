@@ -1,20 +1,25 @@
 -- Feedline read mix for wrk: home feed / a user's posts / post creation, by share of requests.
 -- Args (after --): users_file feed_share posts_share pace_ms
--- users_file: one "token username" line per benchmark user. pace_ms > 0 adds an exponential
--- think time per connection, so a run can hold a target rate instead of the peak.
+-- users_file: one "token username" line per benchmark user, or "-" for a plain GET of the URL
+-- wrk is given (the ceiling runs). pace_ms > 0 adds an exponential think time per connection,
+-- so a run can hold a target rate instead of the peak.
 local threads = {}
 local users = {}
 local feed_share, posts_share, pace_ms = 0.8, 0.15, 0
 local counts = { feed = 0, posts = 0, create = 0, bad = 0 }
+local plain = false
 
 function setup(thread)
   table.insert(threads, thread)
 end
 
 function init(args)
-  for line in io.lines(args[1]) do
-    local token, name = line:match("^(%S+)%s+(%S+)$")
-    if token then table.insert(users, { token = token, name = name }) end
+  plain = args[1] == "-"
+  if not plain then
+    for line in io.lines(args[1]) do
+      local token, name = line:match("^(%S+)%s+(%S+)$")
+      if token then table.insert(users, { token = token, name = name }) end
+    end
   end
   feed_share = tonumber(args[2]) or feed_share
   posts_share = tonumber(args[3]) or posts_share
@@ -37,6 +42,10 @@ local function count(kind)
 end
 
 function request()
+  if plain then
+    count("feed")
+    return wrk.format("GET")
+  end
   local user = users[math.random(#users)]
   local headers = { ["Authorization"] = "Bearer " .. user.token }
   local draw = math.random()
