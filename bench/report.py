@@ -175,7 +175,10 @@ def plot(r: dict[str, Any], path: Path) -> Path | None:
     left.set_xticks(range(len(runs)), labels, rotation=25, ha="right", fontsize=8)
     left.set_ylabel("latency (ms)")
     left.set_yscale("log")
-    left.set_title("HTTP latency through the gateway (median of repeats)")
+    left.set_title(
+        "HTTP latency: Feedline via the gateway, ceiling = two-hop echo (median of repeats)",
+        fontsize=10,
+    )
     left.legend()
     fan = r.get("fanout", {}).get("delivery", {"deliveries_s": [], "followers": 0})
     deliveries = sorted(d * 1000 for d in fan["deliveries_s"])
