@@ -7,13 +7,13 @@ from feed_standins import Graph, ids_of, newest_first, read_page
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from feed_service.follow_sets import FILLED_AT, REFRESH_AT_AGE, decode_follow_set
+from feed_service.follow_sets import FILLED_AT, decode_follow_set, refresh_after_seconds
 from feed_service.settings import Settings
 from feedline_shared import caches
 
 VIEWER = 1
 TTL = Settings.model_fields["follow_set_cache_ttl_seconds"].default
-REFRESH_AT = TTL * REFRESH_AT_AGE
+REFRESH_AT = refresh_after_seconds(TTL, VIEWER)
 
 
 def following_calls(graph: Graph) -> int:
