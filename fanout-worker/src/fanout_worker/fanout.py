@@ -31,6 +31,7 @@ from fanout_worker.publisher import Publisher
 from fanout_worker.topology import CHUNKS_QUEUE
 from feedline_shared import caches
 from feedline_shared.clients import FollowerPage, UserServiceClient
+from feedline_shared.events import UserFollowed
 from feedline_shared.problems import NotFound
 from feedline_shared.redis import AnyRedis
 from feedline_shared.timelines import TimelineStore
@@ -115,18 +116,18 @@ class FanOut:
             return
         await self.page(task, fetched=first)
 
-    async def followee_grew_large(self, followee_id: int, peak_followers: int | None) -> None:
-        """Drops the follow sets of a new celebrity's followers, when the follow with this peak
-        took it past the threshold: user-service did so after its commit, unless Redis failed
-        then, and until they are read again those readers would get its posts neither fanned
-        out nor merged at read time."""
-        if peak_followers != self.celebrity_threshold + 1:
+    async def followee_grew_large(self, followed: UserFollowed) -> None:
+        """Drops the follow sets of a new celebrity's followers, when this follow took it past
+        the threshold: user-service did so after its commit, unless Redis failed then, and until
+        they are read again those readers would get its posts neither fanned out nor merged at
+        read time."""
+        if not followed.took_followee_past(self.celebrity_threshold):
             return
         cursor: str | None = None
         while True:
             try:
                 page = await self.users.follower_page(
-                    followee_id, cursor=cursor, limit=self.chunk_size
+                    followed.followee_id, cursor=cursor, limit=self.chunk_size
                 )
             except NotFound:
                 return  # deleted since: its followers' sets were dropped with the account

@@ -61,7 +61,7 @@ async def user_followed(
 ) -> None:
     # Repeats user-service's after-commit invalidations, in case those failed.
     await caches.invalidate_following(redis, event.follower_id)
-    await fanout.followee_grew_large(event.followee_id, event.followee_peak_followers)
+    await fanout.followee_grew_large(event)
     post_ids = await _recent_post_ids(posts, event.followee_id, timelines)
     # No-op on an unbuilt timeline: its next read rebuilds it with the new followee.
     await timelines.merge(event.follower_id, event.followee_id, post_ids)

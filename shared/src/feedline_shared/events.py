@@ -58,6 +58,12 @@ class UserFollowed(EventData):
     #: this follow took it past the celebrity threshold.
     followee_peak_followers: int | None = None
 
+    def took_followee_past(self, celebrity_threshold: int) -> bool:
+        """Whether this follow took the followee's follower peak just past the threshold (the
+        first such follow included): its followers' cached follow sets still say it is small.
+        Unknown (False) for an event without the peak."""
+        return self.followee_peak_followers == celebrity_threshold + 1
+
 
 class UserUnfollowed(EventData):
     type: ClassVar[str] = "user.unfollowed"

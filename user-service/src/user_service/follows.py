@@ -56,14 +56,14 @@ async def follow(
     if inserted is None:
         return False
     peak = await _shift_counts(session, follower_id, followee.id, +1)
-    if celebrity_threshold is not None and peak == celebrity_threshold + 1:
+    followed = UserFollowed(
+        follower_id=follower_id, followee_id=followee.id, followee_peak_followers=peak
+    )
+    if celebrity_threshold is not None and followed.took_followee_past(celebrity_threshold):
         followers = await session.scalars(
             select(Follow.follower_id).where(Follow.followee_id == followee.id)
         )
         cache.followee_grew_large(session, list(followers))
-    followed = UserFollowed(
-        follower_id=follower_id, followee_id=followee.id, followee_peak_followers=peak
-    )
     await add_event(session, outbox, followed)
     cache.follows_changed(session, follower_id)
     return True
