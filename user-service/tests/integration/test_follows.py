@@ -23,6 +23,15 @@ async def follow(client: httpx.AsyncClient, follower: dict, followee: dict) -> h
     )
 
 
+async def followed_by(client: httpx.AsyncClient, make_user, count: int) -> tuple[dict, list[dict]]:
+    """A new account and ``count`` new accounts following it."""
+    star = await make_user()
+    fans = await asyncio.gather(*(make_user() for _ in range(count)))
+    for fan in fans:
+        await follow(client, fan, star)
+    return star, list(fans)
+
+
 async def unfollow(client: httpx.AsyncClient, follower: dict, followee: dict) -> httpx.Response:
     return await client.delete(
         f"/users/{followee['username']}/follow", headers={"X-User-ID": follower["id"]}
@@ -130,10 +139,7 @@ async def test_page_parameters_are_validated(client: httpx.AsyncClient, make_use
 async def test_internal_follower_ids_page_in_ascending_order(
     client: httpx.AsyncClient, make_user
 ) -> None:
-    star = await make_user()
-    fans = await asyncio.gather(*(make_user() for _ in range(5)))
-    for fan in fans:
-        await follow(client, fan, star)
+    star, fans = await followed_by(client, make_user, 5)
     collected: list[str] = []
     cursor = None
     while True:
@@ -164,10 +170,7 @@ async def test_internal_follower_ids_of_an_account_without_followers_is_an_empty
 async def test_internal_follower_ids_carry_the_count_and_stop_past_max_followers(
     client: httpx.AsyncClient, make_user
 ) -> None:
-    star = await make_user()
-    fans = await asyncio.gather(*(make_user() for _ in range(3)))
-    for fan in fans:
-        await follow(client, fan, star)
+    star, fans = await followed_by(client, make_user, 3)
     path = f"/internal/users/{star['id']}/follower-ids"
     all_ids = sorted((fan["id"] for fan in fans), key=int)
 
