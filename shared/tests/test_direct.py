@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from feedline_shared.app import create_service_app
 from feedline_shared.direct import direct_routes
 from feedline_shared.http import ActingUser
 from feedline_shared.pagination import DEFAULT_LIMIT, Cursor, Limit
-from feedline_shared.problems import NotFound, Unauthorized
+from feedline_shared.problems import DependencyUnavailable, NotFound, Unauthorized
 from feedline_shared.settings import ServiceSettings
 
 router = APIRouter(prefix="/things", tags=["things"])
@@ -102,13 +103,76 @@ def sync_endpoint(thing_id: Annotated[int, Depends(thing)]) -> Response:
     return answer(thing=thing_id)
 
 
+#: What the generator dependencies saw, in order: opened, closed cleanly, or the error thrown in.
+held: list[str] = []
+
+
+async def resource(request: Request) -> AsyncIterator[str]:
+    """A function-scoped generator dependency, as the services' database session is."""
+    held.append("open")
+    try:
+        yield "resource"
+    except Exception as exc:
+        held.append(f"rollback {type(exc).__name__}")
+        raise
+    if request.headers.get("x-fail-commit"):
+        held.append("commit failed")
+        raise DependencyUnavailable("The database did not commit")
+    held.append("commit")
+
+
+async def request_scoped(request: Request) -> AsyncIterator[str]:
+    yield "closed after the answer is sent"
+
+
+class Held(BaseModel):
+    thing: int
+    resource: str
+    note: str | None = None
+
+
+ResourceDep = Annotated[str, Depends(resource, scope="function")]
+
+
+@router.get("/{thing_id}/held", response_model_exclude_none=True)
+async def with_resource(
+    thing_id: Annotated[int, Depends(thing)], used: ResourceDep, again: ResourceDep
+) -> Held:
+    held.append("endpoint")
+    if thing_id == 0:
+        raise NotFound("No thing 0")
+    if thing_id == 1:
+        return Held.model_validate({"thing": thing_id, "resource": used, "note": None})
+    if thing_id == 2:
+        # A Response returned where the model is declared goes out as it is.
+        return answer(raw=True)  # type: ignore[return-value]
+    if thing_id == 3:
+        return {"thing": "not a number", "resource": used}  # type: ignore[return-value]
+    return Held(thing=thing_id, resource=again, note=f"{used} twice")
+
+
+@router.post("/{thing_id}/held", status_code=201)
+async def created_with_resource(
+    thing_id: Annotated[int, Depends(thing)], used: ResourceDep
+) -> Held:
+    return Held(thing=thing_id, resource=used)
+
+
+@router.get("/{thing_id}/later")
+async def with_request_scoped(
+    thing_id: Annotated[int, Depends(thing)],
+    later: Annotated[str, Depends(request_scoped)],
+) -> Response:
+    return answer(thing=thing_id, later=later)
+
+
 async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _client(*, direct: bool) -> TestClient:
+def _app(*, direct: bool) -> FastAPI:
     settings = ServiceSettings(service_name="direct-demo", internal_token="secret")
-    app = create_service_app(
+    return create_service_app(
         settings,
         title="direct",
         lifespan=asynccontextmanager(_no_lifespan),
@@ -116,7 +180,10 @@ def _client(*, direct: bool) -> TestClient:
         prefix="/v1",
         direct=direct,
     )
-    return TestClient(app, raise_server_exceptions=False)
+
+
+def _client(*, direct: bool) -> TestClient:
+    return TestClient(_app(direct=direct), raise_server_exceptions=False)
 
 
 INTERNAL = {"X-Internal-Token": "secret", "X-User-ID": "7"}
@@ -135,6 +202,16 @@ CASES = [
     ("POST", "/v1/things/5", {"Content-Type": "application/json"}, b'{"note": 1'),
     ("PUT", "/v1/things/5", {"Tag": "t"}, b""),
     ("GET", "/v1/things/5/model", {}, b""),
+    ("GET", "/v1/things/x/model", {}, b""),
+    ("GET", "/v1/things/5/held", {}, b""),
+    ("GET", "/v1/things/0/held", {}, b""),
+    ("GET", "/v1/things/1/held", {}, b""),
+    ("GET", "/v1/things/2/held", {}, b""),
+    ("GET", "/v1/things/3/held", {}, b""),
+    ("GET", "/v1/things/5/held", {"X-Fail-Commit": "1"}, b""),
+    ("GET", "/v1/things/0/held", {"X-Fail-Commit": "1"}, b""),
+    ("POST", "/v1/things/5/held", {}, b""),
+    ("GET", "/v1/things/5/later", {}, b""),
     ("GET", "/v1/things/5/sync", {}, b""),
     ("PATCH", "/v1/things/5", {}, b""),
     ("GET", "/v1/nothing", {}, b""),
@@ -142,21 +219,27 @@ CASES = [
 ]
 
 
-def _answers(*, direct: bool) -> list[tuple[int, str | None, bytes]]:
+def _answers(*, direct: bool) -> list[tuple[int, str | None, bytes, list[str]]]:
+    """Each case's answer, with what the generator dependencies saw while it was made."""
+    answers = []
     with _client(direct=direct) as client:
-        return [
-            (r.status_code, r.headers.get("content-type"), r.content)
-            for r in (
-                client.request(method, url, headers=headers, content=body)
-                for method, url, headers, body in CASES
-            )
-        ]
+        for method, url, headers, body in CASES:
+            held.clear()
+            r = client.request(method, url, headers=headers, content=body)
+            answers.append((r.status_code, r.headers.get("content-type"), r.content, [*held]))
+    return answers
 
 
 def test_direct_routes_answer_every_case_as_fastapi_does() -> None:
     reference = _answers(direct=False)
     assert _answers(direct=True) == reference
-    assert {status for status, _, _ in reference} >= {200, 401, 404, 405, 422, 500, 503}
+    assert {status for status, _, _, _ in reference} >= {200, 201, 401, 404, 405, 422, 500, 503}
+    # The cases reach every way out of a generator dependency.
+    assert {tuple(seen) for _, _, _, seen in reference} >= {
+        ("open", "endpoint", "commit"),
+        ("open", "endpoint", "rollback NotFound"),
+        ("open", "endpoint", "commit failed"),
+    }
 
 
 def test_only_plain_async_routes_answering_a_response_are_direct() -> None:
@@ -170,7 +253,31 @@ def test_only_plain_async_routes_answering_a_response_are_direct() -> None:
         ("GET", "/things/mine"),
         ("GET", "/things/{thing_id}"),
         ("DELETE", "/things/{thing_id}"),
+        ("GET", "/things/{thing_id}/model"),
+        ("GET", "/things/{thing_id}/held"),
+        ("POST", "/things/{thing_id}/held"),
     }
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_generator_dependency_closes_before_the_answer_is_sent(direct: bool) -> None:
+    served = _app(direct=direct)
+    sent: list[list[str]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent.append([*held])
+            await send(message)
+
+        await served(scope, receive, record)
+
+    with TestClient(app) as client:
+        held.clear()
+        response = client.get("/v1/things/5/held")
+    assert response.json() == {"thing": 5, "resource": "resource", "note": "resource twice"}
+    # Used twice, opened once; committed before the first byte of the answer.
+    assert sent == [["open", "endpoint", "commit"]]
 
 
 def test_direct_routes_skip_fastapis_dependency_solving(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,9 +30,14 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    direct: bool = True,
 ) -> FastAPI:
-    """``transport`` replaces the network to user-service (tests stand in for it)."""
+    """``transport`` replaces the network to user-service (tests stand in for it);
+    ``direct=False`` serves every route through FastAPI, the reference the direct routes
+    (:mod:`feedline_shared.direct`) are tested against."""
     settings = settings or Settings()
     if settings.db_schema != SCHEMA:
         raise ValueError(f"DB_SCHEMA must be {SCHEMA!r}: the tables are declared in it")
@@ -97,5 +102,6 @@ def create_app(
         lifespan=lifespan,
         routers=[public.router, internal.router],
         max_body_bytes=settings.max_body_bytes,
+        direct=direct,
     )
     return app

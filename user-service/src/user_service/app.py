@@ -27,9 +27,14 @@ from user_service.settings import Settings
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    direct: bool = True,
 ) -> FastAPI:
-    """``transport`` replaces the network to other Feedline services (tests stand them in)."""
+    """``transport`` replaces the network to other Feedline services (tests stand them in);
+    ``direct=False`` serves every route through FastAPI, the reference the direct routes
+    (:mod:`feedline_shared.direct`) are tested against."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -76,4 +81,5 @@ def create_app(
         title="Feedline user-service",
         lifespan=lifespan,
         routers=[users.router, auth.router, api_keys.router, internal.router],
+        direct=direct,
     )
