@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.cursors import cursor_int, decode_cursor, encode_cursor
@@ -169,6 +180,46 @@ async def follow_page(
     )
 
 
+# The fan-out and follow-set reads are built once, with bound parameters: building and
+# hashing a statement of this shape per call cost SQLAlchemy more CPU (~0.4-0.9 ms) than
+# PostgreSQL spent running it.
+_FOLLOWER_PAGE = (
+    select(Follow.follower_id)
+    .where(
+        Follow.followee_id == bindparam("user_id", type_=BigInteger),
+        Follow.follower_id > bindparam("after", type_=BigInteger),
+    )
+    .order_by(Follow.follower_id)
+    .limit(bindparam("rows", type_=Integer))
+    .subquery()
+)
+# Typed without ARRAY's result processing: asyncpg already returns a list of ints, which
+# SQLAlchemy would copy item by item in Python (~1 ms per 5,000-id page).
+_FOLLOWER_IDS = select(
+    type_coerce(
+        func.array_agg(
+            aggregate_order_by(_FOLLOWER_PAGE.c.follower_id, _FOLLOWER_PAGE.c.follower_id)
+        ),
+        NullType(),
+    )
+).scalar_subquery()
+_FOLLOWER_PAGE_WITH_COUNT = select(
+    User.followers_count,
+    # An uncorrelated subquery in a CASE branch is an InitPlan, which PostgreSQL runs only when
+    # the branch is taken: past the cut the ids are never read.
+    case((User.followers_count <= bindparam("max_followers", type_=BigInteger), _FOLLOWER_IDS)),
+).where(User.id == bindparam("user_id", type_=BigInteger))
+#: ``max_followers`` when the caller sets none: more than any account can have.
+_NO_CUT = 2**62
+
+_FOLLOWEES = (
+    select(User.id, User.followers_count, User.peak_followers_count)
+    .join(Follow, Follow.followee_id == User.id)
+    .where(Follow.follower_id == bindparam("user_id", type_=BigInteger))
+    .order_by(Follow.id.desc())
+)
+
+
 async def follower_ids(
     session: AsyncSession,
     user_id: int,
@@ -182,26 +233,20 @@ async def follower_ids(
     The page comes back as one array value, not a row per follower: fan-out reads thousands of
     ids a page, and per-row result handling was most of what a page cost. The count comes in
     the same statement, so fan-out learns whether to write at all without a call of its own;
-    past ``max_followers`` the ids are not read (an uncorrelated subquery in a CASE branch is an
-    InitPlan, which PostgreSQL runs only when the branch is taken) and the page is empty.
+    past ``max_followers`` the ids are not read and the page is empty.
     """
     fields = decode_cursor(cursor, required=("after",))
-    page = (
-        select(Follow.follower_id)
-        .where(Follow.followee_id == user_id)
-        .order_by(Follow.follower_id)
-        .limit(limit + 1)
-    )
-    if fields is not None:
-        page = page.where(Follow.follower_id > cursor_int(fields, "after"))
-    rows = page.subquery()
-    ids_column = select(
-        func.array_agg(aggregate_order_by(rows.c.follower_id, rows.c.follower_id))
-    ).scalar_subquery()
-    if max_followers is not None:
-        ids_column = case((User.followers_count <= max_followers, ids_column))
     found = (
-        await session.execute(select(User.followers_count, ids_column).where(User.id == user_id))
+        await session.execute(
+            _FOLLOWER_PAGE_WITH_COUNT,
+            {
+                "user_id": user_id,
+                # Ids are positive, so 0 is "from the start".
+                "after": cursor_int(fields, "after") if fields is not None else 0,
+                "rows": limit + 1,
+                "max_followers": _NO_CUT if max_followers is None else max_followers,
+            },
+        )
     ).one_or_none()
     if found is None:
         raise NotFound("User not found")
@@ -215,14 +260,7 @@ async def follower_ids(
 
 async def followees(session: AsyncSession, user_id: int) -> list[Followee]:
     """Every account ``user_id`` follows, with its follower counts."""
-    rows = (
-        await session.execute(
-            select(User.id, User.followers_count, User.peak_followers_count)
-            .join(Follow, Follow.followee_id == User.id)
-            .where(Follow.follower_id == user_id)
-            .order_by(Follow.id.desc())
-        )
-    ).all()
+    rows = (await session.execute(_FOLLOWEES, {"user_id": user_id})).all()
     if not rows:
         # Only an empty answer needs the existence check (404 for an unknown user).
         await get_user(session, user_id)
