@@ -13,9 +13,11 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     ColumnElement,
+    Integer,
     Row,
     Select,
     any_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -313,6 +315,38 @@ async def posts_by_ids(
     return await _render(authors, rows)
 
 
+# Built once with bound parameters: constructing and cache-keying this LATERAL statement per
+# call cost SQLAlchemy more CPU than the rebuild's other steps in this service.
+_AUTHORS = (
+    func.unnest(bindparam("authors", type_=ARRAY(BigInteger)))
+    .table_valued("author_id")
+    .render_derived(name="a")
+)
+_ROWS = bindparam("rows", type_=Integer)
+# Top-``rows`` per author through the (author_id, id DESC) index, then merged: cost grows with
+# authors × rows, never with the authors' whole history.
+_RECENT_BY_AUTHOR = (
+    select(posts.c.id, posts.c.author_id)
+    .where(
+        posts.c.author_id == _AUTHORS.c.author_id,
+        posts.c.deleted_at.is_(None),
+        posts.c.id < bindparam("before", type_=BigInteger),
+        posts.c.id > bindparam("after", type_=BigInteger),
+    )
+    .order_by(posts.c.id.desc())
+    .limit(_ROWS)
+    .lateral("p")
+)
+_POST_IDS_BY_AUTHORS = (
+    select(_RECENT_BY_AUTHOR.c.id, _RECENT_BY_AUTHOR.c.author_id)
+    .select_from(_AUTHORS.join(_RECENT_BY_AUTHOR, true()))
+    .order_by(_RECENT_BY_AUTHOR.c.id.desc())
+    .limit(_ROWS)
+)
+#: Bounds that exclude no post id (ids are positive 64-bit integers).
+_NO_BEFORE, _NO_AFTER = 2**63 - 1, 0
+
+
 async def post_ids_by_authors(
     session: AsyncSession,
     author_ids: Sequence[int],
@@ -326,31 +360,16 @@ async def post_ids_by_authors(
     wanted = list(dict.fromkeys(author_ids))
     if not wanted or (before is not None and after is not None and before <= after + 1):
         return []
-    # Top-``limit`` per author through the (author_id, id DESC) index, then merged: cost grows
-    # with authors × limit, never with the authors' whole history.
-    authors_set = (
-        func.unnest(cast(wanted, ARRAY(BigInteger)))
-        .table_valued("author_id")
-        .render_derived(name="a")
+    result = await session.execute(
+        _POST_IDS_BY_AUTHORS,
+        {
+            "authors": wanted,
+            "before": _NO_BEFORE if before is None else before,
+            "after": _NO_AFTER if after is None else after,
+            "rows": limit,
+        },
     )
-    recent = (
-        select(posts.c.id, posts.c.author_id)
-        .where(posts.c.author_id == authors_set.c.author_id, posts.c.deleted_at.is_(None))
-        .order_by(posts.c.id.desc())
-        .limit(limit)
-    )
-    if before is not None:
-        recent = recent.where(posts.c.id < before)
-    if after is not None:
-        recent = recent.where(posts.c.id > after)
-    per_author = recent.lateral("p")
-    query = (
-        select(per_author.c.id, per_author.c.author_id)
-        .select_from(authors_set.join(per_author, true()))
-        .order_by(per_author.c.id.desc())
-        .limit(limit)
-    )
-    return [(row.id, row.author_id) for row in await session.execute(query)]
+    return [(post_id, author_id) for post_id, author_id in result]
 
 
 async def post_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
