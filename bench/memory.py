@@ -1,6 +1,6 @@
 """Redis bytes per home-timeline entry at the cap, written through the services' own
 ``TimelineStore`` on a private redis-server, for a few ``list-max-listpack-size`` values (the
-size of each node of a list: Feedline runs -1, 4 KB; Redis's default, -2, is 8 KB), and what each
+size of each node of a list: Feedline runs 64 entries; Redis's default, -2, is 8 KB), and what each
 costs a fan-out: the rate at which one post is written into those full timelines and Redis's
 time per write (the worker's own batched script, no HTTP or RabbitMQ around it), the settings
 taking turns on servers that run side by side."""
@@ -23,6 +23,8 @@ FOLLOWEES_PER_TIMELINE = 10
 BASE_MS = EPOCH_MS + 300 * 86_400_000
 #: Redis's own default ``list-max-listpack-size``, for comparison.
 DEFAULT_LISTPACK_SIZE = -2
+#: 4 KB nodes, Feedline's setting before 64-entry nodes, for comparison.
+PREVIOUS_LISTPACK_SIZE = -1
 
 
 #: Fan-out rounds per setting; the settings take turns, so the machine's drift falls on all alike.
@@ -136,7 +138,7 @@ def measure(
 ) -> list[dict[str, object]]:
     """One private redis-server per setting on ports ``port``, ``port + 1``…, all running at
     once: timelines filled, then one post fanned out into each in turn, ``rounds`` times."""
-    sizes = (REDIS_LIST_NODE_SIZE, DEFAULT_LISTPACK_SIZE, -3)
+    sizes = (REDIS_LIST_NODE_SIZE, PREVIOUS_LISTPACK_SIZE, DEFAULT_LISTPACK_SIZE)
     ports = {size: port + i for i, size in enumerate(sizes)}
     servers = [RedisServer(p, workdir / f"mem{size}") for size, p in ports.items()]
     try:

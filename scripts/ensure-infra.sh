@@ -53,10 +53,10 @@ ensure_redis() {
   have redis-server || apt_install redis-server
   log "starting Redis"
   mkdir -p /tmp/feedline-redis
-  # 4 KB list nodes: cheaper fan-out writes, same memory (scripts/servers.py REDIS_LIST_NODE_SIZE).
+  # 64-entry list nodes: cheaper fan-out writes (scripts/servers.py REDIS_LIST_NODE_SIZE).
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
     --appendonly no --dir /tmp/feedline-redis --logfile /tmp/feedline-redis/redis.log \
-    --list-max-listpack-size -1
+    --list-max-listpack-size 64
   wait_port 127.0.0.1 "$REDIS_PORT" Redis
 }
 

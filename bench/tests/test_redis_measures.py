@@ -42,7 +42,11 @@ def test_memory_figures_come_from_one_server_per_setting(tmp_path) -> None:
     cap, timelines = 50, 20
     results = memory.measure(tmp_path, 16_501, cap, timelines, rounds=2)
     sizes = [m["list_max_listpack_size"] for m in results]
-    assert sizes == [memory.REDIS_LIST_NODE_SIZE, memory.DEFAULT_LISTPACK_SIZE, -3]
+    assert sizes == [
+        memory.REDIS_LIST_NODE_SIZE,
+        memory.PREVIOUS_LISTPACK_SIZE,
+        memory.DEFAULT_LISTPACK_SIZE,
+    ]
     assert [m["deployed"] for m in results] == [True, False, False]
     assert memory.deployed(results) is results[0]
     for m in results:

@@ -5,9 +5,10 @@ complement (``2**64 - 1 - post_id``) in 8 big-endian bytes, so byte order of the
 order reversed (exact for 64-bit ids, which a double score is not). Why a list and not a sorted
 set: a sorted set small enough to be compact (a listpack) makes every ZADD scan all its entries
 for the member first, ~10 µs at the cap of 800, and that scan bounded fan-out. A list takes the
-newest post at its head with LPUSH whatever its length and stores an entry in ~10 bytes (with
-any ``list-max-listpack-size``; Feedline runs Redis with 4 KB nodes, -1, where that push costs
-Redis 3-34 % less than in the default 8 KB ones, never more, in six side-by-side runs). It
+newest post at its head with LPUSH whatever its length and stores an entry in 10-13 bytes
+(by ``list-max-listpack-size``; Feedline runs Redis with nodes of 64 entries, ~12.8 bytes per
+entry, where that push, which moves the head node's bytes, cost Redis 9-32 % less than in 4 KB
+nodes in five side-by-side runs, and those 3-34 % less than Redis's default 8 KB ones). It
 holds the newest ``cap`` posts, and up to a sixteenth more between trims (readers see the newest
 ``cap`` only): one ``LTRIM`` back to the cap every so many writes costs Redis far less than
 popping the oldest entry with each. The scripts keep the list sorted: a post newer than the head
