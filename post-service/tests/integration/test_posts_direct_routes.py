@@ -12,12 +12,10 @@ from post_service_testing import FakeUserService, as_user, create_post
 from redis.asyncio import Redis
 
 from feedline_shared.direct import direct_routes
+from feedline_shared.direct_check import answers_both_ways
 from post_service.app import create_app
 from post_service.routes import internal, public
 from post_service.settings import Settings
-
-Case = tuple[str, str, dict[str, str]]
-Answer = tuple[int, str | None, bytes]
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +34,6 @@ async def reference(
         ) as http,
     ):
         yield http
-
-
-async def _answer(client: httpx.AsyncClient, case: Case) -> Answer:
-    method, url, headers = case
-    response = await client.request(method, url, headers=headers)
-    return response.status_code, response.headers.get("content-type"), response.content
-
-
-async def _both(
-    direct: httpx.AsyncClient, reference: httpx.AsyncClient, cases: list[Case]
-) -> tuple[list[Answer], list[Answer]]:
-    """Each case asked of FastAPI, then of the direct route: both see the same state."""
-    expected, answers = [], []
-    for case in cases:
-        expected.append(await _answer(reference, case))
-        answers.append(await _answer(direct, case))
-    return expected, answers
 
 
 async def test_direct_routes_answer_as_fastapi_does(
@@ -80,7 +61,7 @@ async def test_direct_routes_answer_as_fastapi_does(
         ("DELETE", f"/posts/{gone}", as_user(author)),
         ("GET", f"/posts/{first}", {"X-Internal-Token": "forged"}),
     ]
-    expected, answers = await _both(client, reference, cases)
+    expected, answers = await answers_both_ways(client, reference, cases)
     assert answers == expected
     assert {status for status, _, _ in expected} >= {200, 401, 403, 404, 422}
 

@@ -12,12 +12,10 @@ from fastapi import FastAPI
 from test_follows import followed_by
 
 from feedline_shared.direct import direct_routes
+from feedline_shared.direct_check import Case, answers_both_ways
 from user_service.app import create_app
 from user_service.routes import api_keys, internal, users
 from user_service.settings import Settings
-
-Case = tuple[str, str, dict[str, str]]
-Answer = tuple[int, str | None, bytes]
 
 
 @pytest.fixture(scope="module")
@@ -75,29 +73,12 @@ def _cases(star: dict, fans: list[dict]) -> list[Case]:
     ]
 
 
-async def _answer(client: httpx.AsyncClient, case: Case) -> Answer:
-    method, url, headers = case
-    response = await client.request(method, url, headers=headers)
-    return response.status_code, response.headers.get("content-type"), response.content
-
-
-async def _both(
-    direct: httpx.AsyncClient, reference: httpx.AsyncClient, cases: list[Case]
-) -> tuple[list[Answer], list[Answer]]:
-    """Each case asked of FastAPI, then of the direct route: both see the same state."""
-    expected, answers = [], []
-    for case in cases:
-        expected.append(await _answer(reference, case))
-        answers.append(await _answer(direct, case))
-    return expected, answers
-
-
 async def test_direct_routes_answer_as_fastapi_does(
     client: httpx.AsyncClient, reference: httpx.AsyncClient, make_user
 ) -> None:
     star, fans = await followed_by(client, make_user, 3)
     cases = _cases(star, fans)
-    expected, answers = await _both(client, reference, cases)
+    expected, answers = await answers_both_ways(client, reference, cases)
     assert answers == expected
     assert {status for status, _, _ in expected} >= {200, 400, 401, 404, 422}
 

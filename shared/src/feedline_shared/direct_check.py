@@ -1,0 +1,32 @@
+"""For the services' tests: the same requests asked of an app serving direct routes and of the
+same app served by FastAPI alone (``direct=False``), which must answer alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+#: method, URL, extra headers.
+Case = tuple[str, str, dict[str, str]]
+#: status, content type, body.
+Answer = tuple[int, str | None, bytes]
+
+
+async def answer(client: httpx.AsyncClient, case: Case) -> Answer:
+    method, url, headers = case
+    response = await client.request(method, url, headers=headers)
+    return response.status_code, response.headers.get("content-type"), response.content
+
+
+async def answers_both_ways(
+    direct: httpx.AsyncClient, reference: httpx.AsyncClient, cases: Sequence[Case]
+) -> tuple[list[Answer], list[Answer]]:
+    """FastAPI's answers and the direct routes' answers to ``cases``, each case asked of FastAPI
+    first and then of the direct routes, so that both see the same state (repeating an
+    idempotent write answers the same)."""
+    expected, answers = [], []
+    for case in cases:
+        expected.append(await answer(reference, case))
+        answers.append(await answer(direct, case))
+    return expected, answers
