@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from feedline_shared.app import create_service_app
@@ -158,6 +158,17 @@ async def created_with_resource(
     return Held(thing=thing_id, resource=used)
 
 
+@router.get("/{thing_id}/text", response_class=PlainTextResponse)
+async def as_text(thing_id: Annotated[int, Depends(thing)]) -> str:
+    return f"thing {thing_id}"
+
+
+@router.get("/{thing_id}/loose")
+async def loose(thing_id: Annotated[int, Depends(thing)]) -> Response:
+    # Not the Response it declares: FastAPI encodes it as JSON all the same.
+    return {"thing": thing_id}  # type: ignore[return-value]
+
+
 @router.get("/{thing_id}/later")
 async def with_request_scoped(
     thing_id: Annotated[int, Depends(thing)],
@@ -212,6 +223,8 @@ CASES = [
     ("GET", "/v1/things/0/held", {"X-Fail-Commit": "1"}, b""),
     ("POST", "/v1/things/5/held", {}, b""),
     ("GET", "/v1/things/5/later", {}, b""),
+    ("GET", "/v1/things/5/text", {}, b""),
+    ("GET", "/v1/things/5/loose", {}, b""),
     ("GET", "/v1/things/5/sync", {}, b""),
     ("PATCH", "/v1/things/5", {}, b""),
     ("GET", "/v1/nothing", {}, b""),
@@ -256,6 +269,8 @@ def test_only_plain_async_routes_answering_a_response_are_direct() -> None:
         ("GET", "/things/{thing_id}/model"),
         ("GET", "/things/{thing_id}/held"),
         ("POST", "/things/{thing_id}/held"),
+        ("GET", "/things/{thing_id}/text"),
+        ("GET", "/things/{thing_id}/loose"),
     }
 
 

@@ -212,8 +212,11 @@ async def _response(route: APIRoute, answer: Any) -> Response:
     other value validated and serialised by the route's response model."""
     if isinstance(answer, Response):
         return answer
-    # FastAPI's fast path: straight to JSON bytes unless the route names its response class.
-    dump_json = isinstance(route.response_class, DefaultPlaceholder)
+    # FastAPI's fast path: straight to JSON bytes when there is a response model and the route
+    # names no response class.
+    dump_json = route.response_field is not None and isinstance(
+        route.response_class, DefaultPlaceholder
+    )
     content = await serialize_response(
         field=route.response_field,
         response_content=answer,
@@ -231,7 +234,7 @@ async def _response(route: APIRoute, answer: Any) -> Response:
         response = Response(content, media_type="application/json", **status)
     else:
         response_class = route.response_class
-        if isinstance(response_class, DefaultPlaceholder):  # pragma: no cover - dump_json
+        if isinstance(response_class, DefaultPlaceholder):
             response_class = response_class.value
         response = response_class(content, **status)
     if not is_body_allowed_for_status_code(response.status_code):
