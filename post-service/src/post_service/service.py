@@ -18,7 +18,6 @@ from sqlalchemy import (
     Select,
     any_,
     bindparam,
-    cast,
     delete,
     exists,
     false,
@@ -49,8 +48,9 @@ def _live(post_id: int) -> ColumnElement[bool]:
     return (posts.c.id == post_id) & posts.c.deleted_at.is_(None)
 
 
-def _post_rows(viewer_id: int | None) -> Select[Any]:
-    """Post columns plus ``liked_by_me`` for the viewer, in the same query."""
+def _post_rows(viewer_id: int | ColumnElement[int] | None) -> Select[Any]:
+    """Post columns plus ``liked_by_me`` for the viewer (an id or a bound parameter), in the
+    same query."""
     liked: ColumnElement[bool] = (
         exists().where(likes.c.post_id == posts.c.id, likes.c.user_id == viewer_id)
         if viewer_id is not None
@@ -295,6 +295,19 @@ async def list_user_posts(
     return PostPage(items=await _render(authors, page), next_cursor=next_cursor)
 
 
+def _posts_by_ids(viewer: bool) -> Select[Any]:
+    # One array parameter, not an IN list; the viewer as a parameter too, so each of the two
+    # statements is built and cache-keyed once (per call, that cost more than the query).
+    viewer_id = bindparam("viewer_id", type_=BigInteger) if viewer else None
+    return _post_rows(viewer_id).where(
+        posts.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+        posts.c.deleted_at.is_(None),
+    )
+
+
+_POSTS_BY_IDS = {viewer: _posts_by_ids(viewer) for viewer in (True, False)}
+
+
 async def posts_by_ids(
     session: AsyncSession, authors: AuthorDirectory, post_ids: Sequence[int], viewer_id: int | None
 ) -> list[Post]:
@@ -304,10 +317,7 @@ async def posts_by_ids(
         return []
     rows = (
         await session.execute(
-            # One array parameter, not an IN list: the statement compiles once and is cached.
-            _post_rows(viewer_id).where(
-                posts.c.id == any_(cast(wanted, ARRAY(BigInteger))), posts.c.deleted_at.is_(None)
-            )
+            _POSTS_BY_IDS[viewer_id is not None], {"ids": wanted, "viewer_id": viewer_id}
         )
     ).all()
     position = {post_id: index for index, post_id in enumerate(wanted)}
