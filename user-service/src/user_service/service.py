@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,15 +89,18 @@ async def get_by_username(session: AsyncSession, username: str) -> User:
     return user
 
 
+# Built once, the ids bound as one array: post-service's author lookups (every hydration miss)
+# would otherwise build and cache-key a statement per call.
+_SUMMARIES_BY_ID = select(User.id, User.username, User.display_name, User.followers_count).where(
+    User.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+)
+
+
 async def summaries_by_id(session: AsyncSession, user_ids: list[int]) -> list[UserWithFollowers]:
     """Existing accounts among ``user_ids``; unknown ids are left out."""
     if not user_ids:
         return []
-    rows = await session.execute(
-        select(User.id, User.username, User.display_name, User.followers_count).where(
-            User.id.in_(set(user_ids))
-        )
-    )
+    rows = await session.execute(_SUMMARIES_BY_ID, {"ids": list(set(user_ids))})
     return [UserWithFollowers.model_validate(row) for row in rows]
 
 
