@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from post_service_testing import FakeUserService, as_user, create_post
 from redis.asyncio import Redis
 
 from feedline_shared.direct import direct_routes
-from feedline_shared.direct_check import answers_both_ways
+from feedline_shared.direct_check import answers_both_ways, served
 from post_service.app import create_app
 from post_service.routes import internal, public
 from post_service.settings import Settings
@@ -22,17 +21,8 @@ from post_service.settings import Settings
 async def reference(
     settings: Settings, fresh_schema: None, redis: Redis, user_service: FakeUserService
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(
-        settings, transport=httpx.MockTransport(user_service.handle), direct=False
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://post-service",
-            headers={"X-Internal-Token": settings.internal_token},
-        ) as http,
-    ):
+    app = create_app(settings, transport=httpx.MockTransport(user_service.handle), direct=False)
+    async with served(app, "http://post-service", settings.internal_token) as http:
         yield http
 
 

@@ -3,14 +3,32 @@ same app served by FastAPI alone (``direct=False``), which must answer alike."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import httpx
+from fastapi import FastAPI
 
 #: method, URL, extra headers.
 Case = tuple[str, str, dict[str, str]]
 #: status, content type, body.
 Answer = tuple[int, str | None, bytes]
+
+
+@asynccontextmanager
+async def served(
+    app: FastAPI, base_url: str, internal_token: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` (its lifespan running) that sends the internal credential."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=base_url,
+            headers={"X-Internal-Token": internal_token},
+        ) as http,
+    ):
+        yield http
 
 
 async def answer(client: httpx.AsyncClient, case: Case) -> Answer:

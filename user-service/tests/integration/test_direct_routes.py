@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from conftest import PostServiceStandIn
-from fastapi import FastAPI
 from test_follows import followed_by
 
 from feedline_shared.direct import direct_routes
-from feedline_shared.direct_check import Case, answers_both_ways
+from feedline_shared.direct_check import Case, answers_both_ways, served
 from user_service.app import create_app
 from user_service.routes import api_keys, internal, users
 from user_service.settings import Settings
@@ -22,17 +21,8 @@ from user_service.settings import Settings
 async def reference(
     migrated_schema: str, settings: Settings, post_service: PostServiceStandIn
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(
-        settings, transport=httpx.MockTransport(post_service.handle), direct=False
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://user-service",
-            headers={"X-Internal-Token": settings.internal_token},
-        ) as http,
-    ):
+    app = create_app(settings, transport=httpx.MockTransport(post_service.handle), direct=False)
+    async with served(app, "http://user-service", settings.internal_token) as http:
         yield http
 
 
