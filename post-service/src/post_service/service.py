@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedline_shared.cache_invalidation import CacheInvalidation
 from feedline_shared.cursors import cursor_int, decode_cursor, encode_cursor
 from feedline_shared.events import PostCreated, PostDeleted, PostLiked, PostUnliked
-from feedline_shared.ids import IdGenerator
+from feedline_shared.ids import MAX_ID, IdGenerator
 from feedline_shared.outbox import add_event, add_events
 from feedline_shared.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from feedline_shared.schemas import Post, PostCreateRequest, UserSummary
@@ -340,7 +340,7 @@ _RECENT_BY_AUTHOR = (
     .where(
         posts.c.author_id == _AUTHORS.c.author_id,
         posts.c.deleted_at.is_(None),
-        posts.c.id < bindparam("before", type_=BigInteger),
+        posts.c.id <= bindparam("through", type_=BigInteger),
         posts.c.id > bindparam("after", type_=BigInteger),
     )
     .order_by(posts.c.id.desc())
@@ -353,8 +353,8 @@ _POST_IDS_BY_AUTHORS = (
     .order_by(_RECENT_BY_AUTHOR.c.id.desc())
     .limit(_ROWS)
 )
-#: Bounds that exclude no post id (ids are positive 64-bit integers).
-_NO_BEFORE, _NO_AFTER = 2**63 - 1, 0
+#: ``after`` when the caller sets none: ids are positive, so 0 excludes no post.
+_NO_AFTER = 0
 
 
 async def post_ids_by_authors(
@@ -374,7 +374,9 @@ async def post_ids_by_authors(
         _POST_IDS_BY_AUTHORS,
         {
             "authors": wanted,
-            "before": _NO_BEFORE if before is None else before,
+            # An inclusive upper bound: without ``before`` it is MAX_ID, which an exclusive bound
+            # could not name in 64 bits.
+            "through": MAX_ID if before is None else before - 1,
             "after": _NO_AFTER if after is None else after,
             "rows": limit,
         },
