@@ -149,8 +149,8 @@ def direct_routes(routers: Sequence[APIRouter], prefix: str = "") -> list[Direct
         path_regex, _, _ = compile_path(prefix + route.path)
         returns = get_typed_return_annotation(route.endpoint)
         plan = None
-        answers = inspect.isclass(returns) and issubclass(returns, Response)
-        if answers or route.response_field is not None:
+        returns_response = inspect.isclass(returns) and issubclass(returns, Response)
+        if returns_response or route.response_field is not None:
             plan = compile_dependant(route.dependant, endpoint=True)
         entries.append(DirectRoute(route, path_regex, plan))
     return entries

@@ -7,12 +7,24 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+
+from feedline_shared.direct import direct_routes
 
 #: method, URL, extra headers.
 Case = tuple[str, str, dict[str, str]]
 #: status, content type, body.
 Answer = tuple[int, str | None, bytes]
+
+
+def direct_route_keys(routers: Sequence[APIRouter], prefix: str = "") -> set[tuple[str, str]]:
+    """(method, path template) of every route of ``routers`` served direct."""
+    return {
+        (method, entry.route.path)
+        for entry in direct_routes(routers, prefix)
+        if entry.plan is not None
+        for method in entry.route.methods
+    }
 
 
 @asynccontextmanager
