@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import aio_pika
@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from fanout_worker.app import create_app
+from fanout_worker.redelivery import first_delivery
 from fanout_worker.settings import Settings
 from fanout_worker.topology import DLQ
 from feedline_shared.events import EventData, EventEnvelope
@@ -77,6 +78,16 @@ async def publish_raw(
         routing_key=routing_key,
         mandatory=True,
     )
+
+
+@contextlib.contextmanager
+def first_delivered() -> Iterator[None]:
+    """Handles what runs inside as the consumer handles a message on its first delivery."""
+    token = first_delivery.set(True)
+    try:
+        yield
+    finally:
+        first_delivery.reset(token)
 
 
 async def build_timelines(redis: Redis, user_ids: Iterable[int]) -> None:

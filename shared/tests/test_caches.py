@@ -1,24 +1,10 @@
 """The versioned caches: fills lose every race with an invalidation; after-commit actions."""
 
-import os
-
 import pytest
-from redis.asyncio import Redis
 
 from feedline_shared import caches
 from feedline_shared.db import Database, after_commit
 from feedline_shared.settings import DatabaseSettings
-
-REDIS_URL = os.environ.get("SHARED_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-@pytest.fixture
-async def redis():
-    client = Redis.from_url(REDIS_URL)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 async def fill(redis, key, version, values, *, max_fields=0):

@@ -1,15 +1,12 @@
 import fnmatch
-import os
 import random
 
 import pytest
-from redis.asyncio import Redis
 
 from feedline_shared import caches
 from feedline_shared.timelines import (
     FAN_OUT_BATCH_USERS,
     MEMBER_BYTES,
-    TimelineStore,
     VersionedHashRead,
     decode_member,
     encode_member,
@@ -18,17 +15,6 @@ from feedline_shared.timelines import (
     timeline_key,
     timeline_key_pattern,
 )
-
-REDIS_URL = os.environ.get("SHARED_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-@pytest.fixture
-async def store():
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
-    yield TimelineStore(redis, cap=5, ttl_seconds=60, prefix="t")
-    await redis.flushdb()
-    await redis.aclose()
 
 
 async def test_fan_out_skips_unbuilt_timelines_and_writes_built_ones(store):

@@ -17,7 +17,13 @@ from fanout_worker.messagebus import MessageBus
 from fanout_worker.messages import Decoded, PoisonMessage
 from fanout_worker.metrics import EVENTS_CONSUMED
 from fanout_worker.publisher import BROKER_ERRORS
-from fanout_worker.redelivery import Outcome, Redelivery, attempt_of
+from fanout_worker.redelivery import (
+    Outcome,
+    Redelivery,
+    attempt_of,
+    first_delivery,
+    is_first_delivery,
+)
 from feedline_shared.context import event_id_var
 from feedline_shared.problems import Problem
 
@@ -85,6 +91,7 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         token = event_id_var.set(message.message_id)
+        delivery = first_delivery.set(is_first_delivery(message))
         try:
             try:
                 decoded = self.decode(message.body)
@@ -100,6 +107,7 @@ class Consumer:
             await _settle(message.ack())
             EVENTS_CONSUMED.labels(decoded.type, "ok").inc()
         finally:
+            first_delivery.reset(delivery)
             event_id_var.reset(token)
 
     async def _settle_failure(

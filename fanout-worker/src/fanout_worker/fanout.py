@@ -28,12 +28,14 @@ from fanout_worker.keys import applied_event_key
 from fanout_worker.messages import ChunkTask, FanOutOp
 from fanout_worker.metrics import DELIVERY_LAG, FANOUT_DURATION, TIMELINE_WRITES
 from fanout_worker.publisher import Publisher
+from fanout_worker.redelivery import first_delivery
 from fanout_worker.topology import CHUNKS_QUEUE
 from feedline_shared import caches
 from feedline_shared.clients import FollowerPage, UserServiceClient
 from feedline_shared.events import UserFollowed
 from feedline_shared.problems import NotFound
 from feedline_shared.redis import AnyRedis
+from feedline_shared.timeline_mark import new_chain
 from feedline_shared.timelines import TimelineStore
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class FanOut:
         self.celebrity_threshold = celebrity_threshold
         self.chunk_size = chunk_size
         self.dedupe_ttl_seconds = dedupe_ttl_seconds
+        self._seeding: asyncio.Task[bool] | None = None
 
     async def add_post(
         self, event_id: str, post_id: int, author_id: int, created_at: datetime
@@ -100,7 +103,7 @@ class FanOut:
         task = self._first_task(event_id, post_id, author_id, "add", created_at)
         first = await alongside(
             self._fetch(task, max_followers=self.celebrity_threshold),
-            self._write_own(author_id, post_id),
+            self._write_own(author_id, post_id, task.chain),
         )
         followers = first.followers_count
         if followers is None:
@@ -136,9 +139,29 @@ class FanOut:
                 return
             cursor = page.next_cursor
 
-    async def _write_own(self, author_id: int, post_id: int) -> None:
-        written = await self.timelines.fan_out([author_id], post_id)
+    async def _write_own(self, author_id: int, post_id: int, chain: str | None) -> None:
+        written = await self.timelines.fan_out([author_id], post_id, claim=chain)
         TIMELINE_WRITES.labels("add").inc(written)
+        self._seed_mark_if_missing()
+
+    def _seed_mark_if_missing(self) -> None:
+        """Starts setting the timelines' high-water mark again once a write found it missing
+        (a new or flushed Redis): until then every fan-out write reads heads, which is slower
+        but as correct. One seeding at a time per worker; Redis keeps it to one across them."""
+        if self.timelines.mark_present or (self._seeding and not self._seeding.done()):
+            return
+        self._seeding = asyncio.create_task(self._seed_mark())
+
+    async def _seed_mark(self) -> bool:
+        try:
+            return await self.timelines.seed_mark()
+        except Exception:  # the next write that finds no mark tries again
+            logger.warning("could not set the timelines' high-water mark", exc_info=True)
+            return False
+
+    async def wait_for_mark(self) -> bool:
+        """The outcome of the seeding in progress (True when none is)."""
+        return await self._seeding if self._seeding is not None else True
 
     async def remove_post(self, event_id: str, post_id: int, author_id: int) -> None:
         """Removes a deleted post from its author's and every follower's timeline.
@@ -151,7 +174,13 @@ class FanOut:
         await self.page(self._first_task(event_id, post_id, author_id, "remove", None))
 
     async def resume(self, task: ChunkTask) -> None:
-        """Writes the page a chunk task names, once: a repeated task after a crash is skipped."""
+        """Writes the page a chunk task names, once: a repeated task after a crash is skipped.
+
+        A page on a later delivery drops its chain's claim (so do the pages it queues): it may
+        have written some timelines already.
+        """
+        if task.chain is not None and not first_delivery.get():
+            task = task.model_copy(update={"chain": None})
         written_key, queued_key = chunk_markers(task)
         written, queued = await self.redis.mget(written_key, queued_key)
         if written is not None:
@@ -222,7 +251,8 @@ class FanOut:
 
     async def _write(self, task: ChunkTask, follower_ids: list[int]) -> None:
         if task.op == "add":
-            written = await self.timelines.fan_out(follower_ids, task.post_id)
+            written = await self.timelines.fan_out(follower_ids, task.post_id, claim=task.chain)
+            self._seed_mark_if_missing()
         else:
             await self.timelines.remove(follower_ids, [task.post_id])
             written = len(follower_ids)
@@ -259,4 +289,7 @@ class FanOut:
             cursor=FIRST_PAGE,
             op=op,
             started_at=time.time(),
+            # A new claim for each first delivery of the event: a second copy of it (published
+            # twice, or redelivered) must not push blindly where the first one already wrote.
+            chain=new_chain() if op == "add" and first_delivery.get() else None,
         )

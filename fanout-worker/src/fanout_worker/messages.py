@@ -32,6 +32,9 @@ class ChunkTask(BaseModel):
     op: FanOutOp
     #: Unix time when the first page was written, for the per-post fan-out duration.
     started_at: float | None = None
+    #: The fan-out's claim on the timelines' high-water mark (feedline_shared.timeline_mark):
+    #: set while every page so far was on its first delivery, so this page may push blindly.
+    chain: str | None = None
 
 
 Message = EventData | ChunkTask

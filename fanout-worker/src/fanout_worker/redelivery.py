@@ -8,6 +8,7 @@ acknowledged, so a crash in between duplicates the message rather than losing it
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -25,6 +26,16 @@ LAST_ERROR_HEADER = "x-last-error"
 MAX_REASON_CHARS = 500
 
 Outcome = Literal["retry", "dead"]
+
+#: Whether the message being handled is on its first delivery: never handled before, as far as
+#: the broker and the retry path know. False outside a consumer, the safe answer.
+first_delivery: ContextVar[bool] = ContextVar("first_delivery", default=False)
+
+
+def is_first_delivery(message: AbstractIncomingMessage) -> bool:
+    """Neither redelivered by the broker (a consumer stopped before settling it) nor a copy
+    made by the retry path or a dead-letter replay (both carry the origin queue header)."""
+    return not message.redelivered and ORIGIN_HEADER not in (message.headers or {})
 
 
 def attempt_of(headers: Mapping[str, object] | None) -> int:

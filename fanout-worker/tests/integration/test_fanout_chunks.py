@@ -1,14 +1,16 @@
-"""One chunk of a large fan-out: its successor is queued before its page is written, and a retry
-of the chunk never queues the rest of the fan-out a second time."""
+"""One chunk of a large fan-out: its successor is queued before its page is written, a retry of
+the chunk never queues the rest of the fan-out a second time, and only pages on their first
+delivery push without reading timeline heads (the high-water mark's claim)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from fanout_standins import StandInServer
-from fanout_support import build_timelines, holders, queue_depth
+from fanout_support import build_timelines, first_delivered, holders, queue_depth
 from redis.asyncio import Redis
 
 from fanout_worker.fanout import FanOut, chunk_markers
@@ -18,7 +20,8 @@ from fanout_worker.settings import Settings
 from fanout_worker.topology import CHUNKS_QUEUE, declare_topology
 from feedline_shared.clients import UserServiceClient
 from feedline_shared.http import create_internal_client
-from feedline_shared.timelines import TimelineStore
+from feedline_shared.timeline_mark import mark_key
+from feedline_shared.timelines import DEFAULT_PREFIX, TimelineStore, decode_member, encode_member
 
 AUTHOR = 14_000_001
 FOLLOWERS = list(range(14_100_000, 14_100_006))
@@ -59,12 +62,43 @@ async def _middle_chunk(fanout: FanOut) -> tuple[ChunkTask, str]:
     return task, next_cursor
 
 
-async def _queued_cursors(channel: AbstractChannel) -> list[str]:
+async def _queued_tasks(channel: AbstractChannel) -> list[ChunkTask]:
     queue = await channel.declare_queue(CHUNKS_QUEUE, passive=True, robust=False)
-    cursors = []
+    tasks = []
     while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        cursors.append(ChunkTask.model_validate_json(message.body).cursor)
-    return cursors
+        tasks.append(ChunkTask.model_validate_json(message.body))
+    return tasks
+
+
+async def _queued_cursors(channel: AbstractChannel) -> list[str]:
+    return [task.cursor for task in await _queued_tasks(channel)]
+
+
+#: Newer than POST, and put where no writer sees it, so the mark does not know it.
+UNSEEN = POST * 2
+
+
+async def _plant_unseen_head(redis: Redis, user_id: int) -> None:
+    await redis.lpush(TimelineStore(redis).timeline_key(user_id), encode_member(UNSEEN))
+
+
+async def _marked_middle_chunk(
+    fanout: FanOut, stand_in: StandInServer, redis: Redis
+) -> tuple[ChunkTask, str]:
+    """The middle page's task and its successor's cursor, with the mark set and an unseen head
+    planted on the page's first follower."""
+    stand_in.state.followers[AUTHOR] = FOLLOWERS
+    await build_timelines(redis, FOLLOWERS)
+    assert await fanout.timelines.seed_mark()
+    await _plant_unseen_head(redis, FOLLOWERS[2])
+    return await _middle_chunk(fanout)
+
+
+async def _pushed_blindly(redis: Redis, user_id: int) -> bool:
+    """True when POST landed above the planted head (pushed without reading it)."""
+    members = await redis.lrange(TimelineStore(redis).timeline_key(user_id), 0, -1)
+    assert sorted(decode_member(m) for m in members) == [POST, UNSEEN]
+    return decode_member(members[0]) == POST
 
 
 async def test_a_chunk_whose_write_fails_is_retried_without_queueing_its_successor_again(
@@ -121,3 +155,71 @@ async def test_a_written_chunk_is_skipped_without_asking_for_its_page(
     assert stand_in.state.requests["follower_ids"] == requests
     assert await queue_depth(channel, CHUNKS_QUEUE) == 0
     assert await holders(redis, FOLLOWERS[2:4], POST) == 0
+
+
+async def test_a_page_on_its_first_delivery_pushes_blindly_and_passes_the_claim_on(
+    fanout: FanOut, stand_in: StandInServer, redis: Redis, channel: AbstractChannel
+) -> None:
+    task, next_cursor = await _marked_middle_chunk(fanout, stand_in, redis)
+    claimed = task.model_copy(update={"chain": "chain-1"})
+
+    with first_delivered():
+        await fanout.resume(claimed)
+    assert await _pushed_blindly(redis, FOLLOWERS[2])
+    [successor] = await _queued_tasks(channel)
+    assert (successor.cursor, successor.chain) == (next_cursor, "chain-1")
+    assert await redis.get(mark_key(DEFAULT_PREFIX)) == encode_member(POST) + b"chain-1"
+
+
+async def test_a_redelivered_page_reads_heads_and_queues_its_successor_without_the_claim(
+    fanout: FanOut, stand_in: StandInServer, redis: Redis, channel: AbstractChannel
+) -> None:
+    task, next_cursor = await _marked_middle_chunk(fanout, stand_in, redis)
+    # The first page, on its first delivery, pushed the post under the fan-out's claim.
+    await fanout.timelines.fan_out(FOLLOWERS[:2], POST, claim="chain-1")
+
+    # first_delivery is unset, as for a redelivered or retried message.
+    await fanout.resume(task.model_copy(update={"chain": "chain-1"}))
+    assert not await _pushed_blindly(redis, FOLLOWERS[2])
+    assert await redis.get(mark_key(DEFAULT_PREFIX)) == encode_member(POST), "claim taken away"
+    [successor] = await _queued_tasks(channel)
+    assert (successor.cursor, successor.chain) == (next_cursor, None)
+
+
+async def test_a_first_delivery_of_a_post_claims_a_new_chain_and_a_later_one_none(
+    fanout: FanOut, stand_in: StandInServer, redis: Redis, channel: AbstractChannel
+) -> None:
+    stand_in.state.followers[AUTHOR] = FOLLOWERS
+    await build_timelines(redis, [AUTHOR, *FOLLOWERS])
+    assert await fanout.timelines.seed_mark()
+    await _plant_unseen_head(redis, AUTHOR)
+    await _plant_unseen_head(redis, FOLLOWERS[0])
+    created = datetime.now(UTC)
+
+    with first_delivered():
+        await fanout.add_post("e-1", POST, AUTHOR, created)
+    assert await _pushed_blindly(redis, AUTHOR)
+    assert await _pushed_blindly(redis, FOLLOWERS[0])
+    [first_copy] = await _queued_tasks(channel)
+    assert first_copy.chain
+
+    # The same event again (published twice, or redelivered): no claim, and heads are read.
+    await fanout.add_post("e-1", POST, AUTHOR, created)
+    [second_copy] = await _queued_tasks(channel)
+    assert second_copy.chain is None
+    assert await holders(redis, FOLLOWERS[:2], POST) == 2
+    assert await redis.lrange(TimelineStore(redis).timeline_key(FOLLOWERS[1]), 0, -1) == [
+        encode_member(POST)
+    ]
+
+
+async def test_a_fan_out_that_finds_no_mark_sets_it_again(
+    fanout: FanOut, stand_in: StandInServer, redis: Redis
+) -> None:
+    stand_in.state.followers[AUTHOR] = FOLLOWERS[:2]
+    await build_timelines(redis, FOLLOWERS)
+    assert await redis.get(mark_key(DEFAULT_PREFIX)) is None
+    await fanout.add_post("e-1", POST, AUTHOR, datetime.now(UTC))
+    assert await fanout.wait_for_mark()
+    assert await redis.get(mark_key(DEFAULT_PREFIX)) == encode_member(POST)
+    assert fanout.timelines.mark_present

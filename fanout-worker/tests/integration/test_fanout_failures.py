@@ -1,4 +1,5 @@
-"""Retries with back-off, the dead-letter queue, replay, and poison messages."""
+"""Retries with back-off, the dead-letter queue, replay, poison messages, and which deliveries
+count as first ones."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
+import aio_pika
 from aio_pika.abc import AbstractChannel
 from fanout_standins import StandInServer
 from fanout_support import build_timelines, has_post, publish, publish_raw, queue_depth, wait_for
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from fanout_worker import dlq
+from fanout_worker.redelivery import ORIGIN_HEADER, is_first_delivery
 from fanout_worker.settings import Settings
 from fanout_worker.topology import DLQ, EVENTS_QUEUE
 from feedline_shared.events import EventEnvelope, PostCreated
@@ -124,3 +127,23 @@ def test_dead_message_description_reads_the_body_when_properties_are_missing() -
         5,
     )
     assert described.origin == EVENTS_QUEUE
+
+
+async def test_only_a_message_never_handled_before_is_a_first_delivery(
+    channel: AbstractChannel,
+) -> None:
+    queue = await channel.declare_queue(f"first-delivery-{uuid.uuid4().hex}", auto_delete=True)
+    await channel.default_exchange.publish(aio_pika.Message(b"new"), routing_key=queue.name)
+    await channel.default_exchange.publish(
+        aio_pika.Message(b"retried", headers={ORIGIN_HEADER: EVENTS_QUEUE}),
+        routing_key=queue.name,
+    )
+    fresh = await queue.get(timeout=5)
+    assert is_first_delivery(fresh)
+    retried = await queue.get(timeout=5)
+    assert not is_first_delivery(retried)
+    await fresh.nack(requeue=True)  # as when a consumer stops before settling it
+    redelivered = await queue.get(timeout=5)
+    assert redelivered.body == b"new" and not is_first_delivery(redelivered)
+    await redelivered.ack()
+    await retried.ack()

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from fanout_worker.settings import Settings
 from fanout_worker.topology import CHUNKS_QUEUE, EVENTS_QUEUE
 from feedline_shared.events import PostCreated
+from feedline_shared.timelines import TimelineStore
 
 AUTHOR = 13_000_001
 FOLLOWERS = list(range(13_100_000, 13_110_000))
@@ -91,6 +92,9 @@ async def test_worker_killed_mid_fan_out_resumes_and_delivers_exactly_once(
     stand_in.state.followers[AUTHOR] = FOLLOWERS
     stand_in.state.page_delay[AUTHOR] = PAGE_DELAY_SECONDS
     await build_timelines(redis, FOLLOWERS)
+    # With the high-water mark set, pages on their first delivery push without reading heads:
+    # the pages the kill interrupts come back as redeliveries, which must read them.
+    assert await TimelineStore(redis).seed_mark()
     port, log = _free_port(), tmp_path / "worker.log"
 
     with _worker_process(stand_in, port, log) as first:
