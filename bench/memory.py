@@ -2,8 +2,9 @@
 ``TimelineStore`` on a private redis-server, for a few ``list-max-listpack-size`` values (the
 size of each node of a list: Feedline runs 64 entries; Redis's default, -2, is 8 KB), and what each
 costs a fan-out: the rate at which one post is written into those full timelines and Redis's
-time per write (the worker's own batched script, no HTTP or RabbitMQ around it), the settings
-taking turns on servers that run side by side."""
+time per write (the worker's own batched script, no HTTP or RabbitMQ around it), pushed blindly
+under the high-water mark and, for comparison, with each timeline's head read first, the
+settings taking turns on servers that run side by side."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import redis.asyncio as aredis
 from bench.graph import post_id_at
 from bench.infra import REDIS_LIST_NODE_SIZE, RedisServer
 from feedline_shared.ids import EPOCH_MS
+from feedline_shared.timeline_mark import mark_key, new_chain
 from feedline_shared.timelines import TimelineStore, encode_member, timeline_key_pattern
 
 FOLLOWEES_PER_TIMELINE = 10
@@ -78,13 +80,20 @@ async def _age(store: TimelineStore, timelines: int) -> None:
 
 
 async def _fan_out_once(
-    store: TimelineStore, users: list[int], post_id: int
+    store: TimelineStore, users: list[int], post_id: int, *, blind: bool
 ) -> tuple[float, float]:
-    """Seconds at the client and Redis microseconds (``INFO commandstats``) for one post."""
+    """Seconds at the client and Redis microseconds (``INFO commandstats``) for one post:
+    pushed blindly under the high-water mark (as a fan-out's pages on their first delivery are),
+    or with every timeline's head read (no mark)."""
     client = store.redis
+    if blind:
+        if not await store.seed_mark():
+            raise RuntimeError("could not set the high-water mark")
+    else:
+        await client.delete(mark_key(store.prefix))
     await client.config_resetstat()
     started = time.perf_counter()
-    written = await store.fan_out(users, post_id)
+    written = await store.fan_out(users, post_id, claim=new_chain())
     elapsed = time.perf_counter() - started
     if written != len(users):
         raise RuntimeError(f"fan-out wrote {written} of {len(users)} timelines")
@@ -105,20 +114,27 @@ async def _measure_all(
             figures[size] = await _fill(store, timelines)
             await _age(store, timelines)
         users = list(range(1, timelines + 1))
-        seconds: dict[int, list[float]] = {size: [] for size in clients}
-        redis_us: dict[int, list[float]] = {size: [] for size in clients}
+        kinds = (True, False)
+        seconds = {(size, blind): [] for size in clients for blind in kinds}
+        redis_us: dict[tuple[int, bool], list[float]] = {key: [] for key in seconds}
         order = list(clients)
+        posts = 0
         for n in range(rounds):
-            post_id = post_id_at(BASE_MS + 10**9 + n * 1000, 0)
             for size in order if n % 2 == 0 else order[::-1]:
-                elapsed, usec = await _fan_out_once(stores[size], users, post_id)
-                seconds[size].append(elapsed)
-                redis_us[size].append(usec / timelines)
+                for blind in kinds if n % 2 == 0 else kinds[::-1]:
+                    posts += 1
+                    post_id = post_id_at(BASE_MS + 10**9 + posts * 1000, 0)
+                    elapsed, usec = await _fan_out_once(stores[size], users, post_id, blind=blind)
+                    seconds[(size, blind)].append(elapsed)
+                    redis_us[(size, blind)].append(usec / timelines)
         for size, client in clients.items():
-            write_s = statistics.median(seconds[size])
+            write_s = statistics.median(seconds[(size, True)])
             figures[size]["fan_out_writes_per_s"] = round(timelines / write_s)
             figures[size]["fan_out_redis_us_per_write"] = round(
-                statistics.median(redis_us[size]), 2
+                statistics.median(redis_us[(size, True)]), 2
+            )
+            figures[size]["fan_out_redis_us_per_write_reading_heads"] = round(
+                statistics.median(redis_us[(size, False)]), 2
             )
             figures[size]["encoding_after_writes"] = _text(
                 await client.object("encoding", stores[size].timeline_key(1))

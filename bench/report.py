@@ -125,10 +125,11 @@ def _memory(r: dict[str, Any]) -> list[str]:
                 "used_memory B/entry",
                 "fan-out writes/s into full timelines",
                 "Redis µs per fan-out write",
+                "the same, reading heads (no mark)",
                 "encoding after those writes",
             ]
         ),
-        _row(["---"] * 8),
+        _row(["---"] * 9),
     ]
     for m in r["memory"]["synthetic"]:
         lines += [
@@ -143,6 +144,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
                     m["used_memory_bytes_per_entry"],
                     f"{m['fan_out_writes_per_s']:,}" if "fan_out_writes_per_s" in m else "",
                     m.get("fan_out_redis_us_per_write", ""),
+                    m.get("fan_out_redis_us_per_write_reading_heads", ""),
                     m.get("encoding_after_writes", ""),
                 ]
             )

@@ -53,4 +53,5 @@ def test_memory_figures_come_from_one_server_per_setting(tmp_path) -> None:
         # 8-byte members: at least their bytes per entry, and the lists stay lists.
         assert 8 <= m["list_bytes_per_entry"] <= 64
         assert m["fan_out_writes_per_s"] > 0 and m["fan_out_redis_us_per_write"] > 0
+        assert m["fan_out_redis_us_per_write_reading_heads"] > 0
         assert m["encoding_after_writes"] in {"quicklist", "listpack"}
