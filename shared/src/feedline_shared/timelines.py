@@ -14,6 +14,8 @@ holds the newest ``cap`` posts, and up to a sixteenth more between trims (reader
 popping the oldest entry with each. The scripts keep the list sorted: a post newer than the head
 (the fan-out case) is pushed at once; an older one (events out of order, or redelivered) is
 placed by binary search, which also finds it already there, so every write is idempotent.
+Where the high-water mark (:mod:`feedline_shared.timeline_mark`) shows no timeline can hold
+the post yet, fan-out pushes it without reading the head at all.
 Members are compared byte by byte, never with Lua's ``<`` (it collates by the server's locale).
 Cursors are exclusive bounds found by the same search.
 
