@@ -26,7 +26,7 @@ import aio_pika
 
 from fanout_worker.keys import applied_event_key
 from fanout_worker.messages import ChunkTask, FanOutOp
-from fanout_worker.metrics import DELIVERY_LAG, FANOUT_DURATION, TIMELINE_WRITES
+from fanout_worker.metrics import DELIVERY_LAG, FANOUT_DURATION, MARK_SEEDS, TIMELINE_WRITES
 from fanout_worker.publisher import Publisher
 from fanout_worker.redelivery import first_delivery
 from fanout_worker.topology import CHUNKS_QUEUE
@@ -153,11 +153,15 @@ class FanOut:
         self._seeding = asyncio.create_task(self._seed_mark())
 
     async def _seed_mark(self) -> bool:
+        logger.info("timelines' high-water mark missing; setting it from the timelines' heads")
         try:
-            return await self.timelines.seed_mark()
+            seeded = await self.timelines.seed_mark()
         except Exception:  # the next write that finds no mark tries again
+            MARK_SEEDS.labels("failed").inc()
             logger.warning("could not set the timelines' high-water mark", exc_info=True)
             return False
+        MARK_SEEDS.labels("set" if seeded else "left").inc()
+        return seeded
 
     async def wait_for_mark(self) -> bool:
         """The outcome of the seeding in progress (True when none is)."""

@@ -32,3 +32,9 @@ QUEUE_DEPTH = Gauge(
     "Messages ready in the worker's queues (refreshed periodically).",
     ["queue"],
 )
+MARK_SEEDS = Counter(
+    "feedline_fanout_mark_seeds_total",
+    "Times a fan-out found the timelines' high-water mark missing and the worker set it again "
+    "(outcome: set; left, to another worker's seeding or a lapsed seed; failed).",
+    ["outcome"],
+)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from fanout_standins import StandInServer
-from fanout_support import build_timelines, first_delivered, holders, queue_depth
+from fanout_support import build_timelines, first_delivered, holders, metric, queue_depth
 from redis.asyncio import Redis
 
 from fanout_worker.fanout import FanOut, chunk_markers
@@ -219,7 +219,9 @@ async def test_a_fan_out_that_finds_no_mark_sets_it_again(
     stand_in.state.followers[AUTHOR] = FOLLOWERS[:2]
     await build_timelines(redis, FOLLOWERS)
     assert await redis.get(mark_key(DEFAULT_PREFIX)) is None
+    seeds = metric("feedline_fanout_mark_seeds_total", outcome="set")
     await fanout.add_post("e-1", POST, AUTHOR, datetime.now(UTC))
     assert await fanout.wait_for_mark()
+    assert metric("feedline_fanout_mark_seeds_total", outcome="set") == seeds + 1
     assert await redis.get(mark_key(DEFAULT_PREFIX)) == encode_member(POST)
     assert fanout.timelines.mark_present
