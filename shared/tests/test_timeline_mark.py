@@ -42,7 +42,7 @@ async def built(store, users, posts=(1,)):
 async def test_a_claimed_fan_out_pushes_without_reading_heads_across_batches(store):
     users = list(range(1, 2 * FAN_OUT_BATCH_USERS + 10))
     await built(store, users)
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     chain = new_chain()
     probes = (users[0], users[FAN_OUT_BATCH_USERS], users[-1])
     await plant_unseen_head(store, *probes)
@@ -61,7 +61,7 @@ async def test_a_claimed_fan_out_pushes_without_reading_heads_across_batches(sto
 
 async def test_a_redelivered_page_reads_heads_and_ends_the_claim(store):
     await built(store, [1, 2, 3])
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     chain = new_chain()
     await store.fan_out([1, 2], 100, claim=chain)
     # The same page again, as a later delivery does it: without the claim.
@@ -77,7 +77,7 @@ async def test_a_redelivered_page_reads_heads_and_ends_the_claim(store):
 
 async def test_a_second_copy_of_the_event_never_pushes_where_the_first_wrote(store):
     await built(store, [1, 2])
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     first, second = new_chain(), new_chain()
     await store.fan_out([1], 100, claim=first)
     await store.fan_out([1, 2], 100, claim=second)
@@ -90,7 +90,7 @@ async def test_a_rebuild_holding_a_post_before_its_fan_out_keeps_the_fan_out_fro
     store,
 ):
     await built(store, [1, 2])
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     # A follower's timeline is rebuilt from the database with post 100 before fan-out reaches it.
     await store.rebuild(2, [100, 1], [])
     assert await mark_of(store) == (100, "")
@@ -106,7 +106,7 @@ async def test_a_rebuild_holding_a_post_before_its_fan_out_keeps_the_fan_out_fro
 
 async def test_an_older_post_after_a_newer_one_is_placed_in_order(store):
     await built(store, [1])
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     chain = new_chain()
     await store.fan_out([1], 300, claim=chain)
     await store.fan_out([1], 200, claim=new_chain())
@@ -125,8 +125,9 @@ async def test_without_a_mark_writes_read_heads_until_it_is_seeded_from_the_newe
     await store.fan_out([2], 55, claim=new_chain())
     assert not await pushed_blindly(store, 2, 55)
     await store.redis.lrem(store.timeline_key(2), 1, encode_member(55))
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     assert store.mark_present
+    assert await store.seed_mark() == "present"
     assert await mark_of(store) == (50, "")
     await plant_unseen_head(store, 1)
     await store.fan_out([1, 2, 3], 60, claim=new_chain())
@@ -138,7 +139,7 @@ async def test_without_a_mark_writes_read_heads_until_it_is_seeded_from_the_newe
 
 
 async def test_seeding_an_empty_redis_lets_every_post_push_blindly(store):
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     await store.rebuild(1, [1], [])
     await plant_unseen_head(store, 1)
     await store.fan_out([1], 7, claim=new_chain())
@@ -171,7 +172,7 @@ async def test_writes_during_seeding_raise_the_seed(store):
     # Another seeder's seed: this one leaves it alone and reports no mark.
     await redis.delete(keys[0])
     await redis.set(keys[1], encode_member(1) + b"other", px=ttl)
-    assert not await store.seed_mark()
+    assert await store.seed_mark() == "busy"
     assert await mark_of(store) is None
 
 
@@ -179,7 +180,7 @@ async def test_random_writes_with_the_mark_keep_every_timeline_sorted_and_withou
     rng = random.Random(5)
     users = [1, 2, 3, 4]
     await built(store, users, posts=(10,))
-    assert await store.seed_mark()
+    assert await store.seed_mark() == "set"
     written: dict[int, set[int]] = {user: {10} for user in users}
     chains: dict[int, str] = {}
     # No removals: they only make heads older, and the model below would have to replay trims.

@@ -7,6 +7,7 @@ and ``python -m fanout_worker`` run the same thing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from fanout_worker.bootstrap import bootstrap
+from fanout_worker.fanout import set_timeline_mark
 from fanout_worker.messagebus import MessageBus
 from fanout_worker.publisher import Publisher
 from fanout_worker.settings import Settings
@@ -65,9 +67,13 @@ def create_app(
             },
         )
         worker.start()
+        # A start on a new or flushed Redis sets the timelines' high-water mark at once, so the
+        # first posts are written without head reads too (a fan-out that finds none sets it).
+        marking = asyncio.create_task(set_timeline_mark(timelines))
         try:
             yield
         finally:
+            marking.cancel()
             await worker.stop()
             await http.aclose()
             await redis.aclose()

@@ -71,6 +71,21 @@ def chunk_markers(task: ChunkTask) -> tuple[str, str]:
     return applied_event_key(scope, task.cursor), applied_event_key(scope, f"{task.cursor}:next")
 
 
+async def set_timeline_mark(timelines: TimelineStore) -> bool:
+    """Sets the timelines' high-water mark from their heads if it is missing; True once it is
+    there. Every attempt that found it missing is counted and logged."""
+    try:
+        outcome = await timelines.seed_mark()
+    except Exception:  # the next write that finds no mark tries again
+        MARK_SEEDS.labels("failed").inc()
+        logger.warning("could not set the timelines' high-water mark", exc_info=True)
+        return False
+    if outcome in ("set", "busy", "lapsed"):
+        MARK_SEEDS.labels(outcome).inc()
+        logger.info("timelines' high-water mark was missing", extra={"outcome": outcome})
+    return outcome in ("present", "set")
+
+
 class FanOut:
     def __init__(
         self,
@@ -153,15 +168,7 @@ class FanOut:
         self._seeding = asyncio.create_task(self._seed_mark())
 
     async def _seed_mark(self) -> bool:
-        logger.info("timelines' high-water mark missing; setting it from the timelines' heads")
-        try:
-            seeded = await self.timelines.seed_mark()
-        except Exception:  # the next write that finds no mark tries again
-            MARK_SEEDS.labels("failed").inc()
-            logger.warning("could not set the timelines' high-water mark", exc_info=True)
-            return False
-        MARK_SEEDS.labels("set" if seeded else "left").inc()
-        return seeded
+        return await set_timeline_mark(self.timelines)
 
     async def wait_for_mark(self) -> bool:
         """The outcome of the seeding in progress (True when none is)."""

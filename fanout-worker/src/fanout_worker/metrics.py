@@ -34,7 +34,7 @@ QUEUE_DEPTH = Gauge(
 )
 MARK_SEEDS = Counter(
     "feedline_fanout_mark_seeds_total",
-    "Times a fan-out found the timelines' high-water mark missing and the worker set it again "
-    "(outcome: set; left, to another worker's seeding or a lapsed seed; failed).",
+    "Times the worker found the timelines' high-water mark missing, at start or in a fan-out, "
+    "and set it again (outcome: set; busy, another worker was at it; lapsed; failed).",
     ["outcome"],
 )

@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from fanout_standins import StandInServer
-from fanout_support import build_timelines, first_delivered, holders, metric, queue_depth
+from fanout_support import (
+    build_timelines,
+    first_delivered,
+    holders,
+    metric,
+    queue_depth,
+    running_worker,
+    wait_for,
+)
 from redis.asyncio import Redis
 
 from fanout_worker.fanout import FanOut, chunk_markers
@@ -89,7 +97,7 @@ async def _marked_middle_chunk(
     planted on the page's first follower."""
     stand_in.state.followers[AUTHOR] = FOLLOWERS
     await build_timelines(redis, FOLLOWERS)
-    assert await fanout.timelines.seed_mark()
+    assert await fanout.timelines.seed_mark() == "set"
     await _plant_unseen_head(redis, FOLLOWERS[2])
     return await _middle_chunk(fanout)
 
@@ -191,7 +199,7 @@ async def test_a_first_delivery_of_a_post_claims_a_new_chain_and_a_later_one_non
 ) -> None:
     stand_in.state.followers[AUTHOR] = FOLLOWERS
     await build_timelines(redis, [AUTHOR, *FOLLOWERS])
-    assert await fanout.timelines.seed_mark()
+    assert await fanout.timelines.seed_mark() == "set"
     await _plant_unseen_head(redis, AUTHOR)
     await _plant_unseen_head(redis, FOLLOWERS[0])
     created = datetime.now(UTC)
@@ -225,3 +233,15 @@ async def test_a_fan_out_that_finds_no_mark_sets_it_again(
     assert metric("feedline_fanout_mark_seeds_total", outcome="set") == seeds + 1
     assert await redis.get(mark_key(DEFAULT_PREFIX)) == encode_member(POST)
     assert fanout.timelines.mark_present
+
+
+async def test_a_worker_starting_on_a_redis_without_the_mark_sets_it(
+    settings: Settings, redis: Redis
+) -> None:
+    await redis.rpush(TimelineStore(redis).timeline_key(FOLLOWERS[0]), encode_member(POST))
+    async with running_worker(settings):
+
+        async def marked() -> bool:
+            return await redis.get(mark_key(DEFAULT_PREFIX)) == encode_member(POST)
+
+        await wait_for(marked, what="the high-water mark set at start")

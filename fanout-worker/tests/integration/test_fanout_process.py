@@ -94,7 +94,7 @@ async def test_worker_killed_mid_fan_out_resumes_and_delivers_exactly_once(
     await build_timelines(redis, FOLLOWERS)
     # With the high-water mark set, pages on their first delivery push without reading heads:
     # the pages the kill interrupts come back as redeliveries, which must read them.
-    assert await TimelineStore(redis).seed_mark()
+    assert await TimelineStore(redis).seed_mark() == "set"
     port, log = _free_port(), tmp_path / "worker.log"
 
     with _worker_process(stand_in, port, log) as first:

@@ -28,6 +28,7 @@ writes, so when the scan ends nothing is newer than the seed, which becomes the 
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 from feedline_shared.redis import AnyRedis
 
@@ -137,6 +138,11 @@ return 1
 """
 
 
+#: What a seeding found or did: the mark was there already; it is set now; another seeder's seed
+#: is being gathered; this seed lapsed (or was taken over) before the scan ended.
+MarkSeeding = Literal["present", "set", "busy", "lapsed"]
+
+
 def mark_key(prefix: str) -> str:
     return f"{prefix}:{MARK_KIND}"
 
@@ -150,14 +156,13 @@ def new_chain() -> str:
     return secrets.token_hex(8)
 
 
-async def seed_mark(redis: AnyRedis, prefix: str, timeline_pattern: str) -> bool:
-    """Sets the mark when it is missing, from the heads of every timeline; True once it is set
-    (by this call or already), False when another seeder is at work or this seed lapsed."""
+async def seed_mark(redis: AnyRedis, prefix: str, timeline_pattern: str) -> MarkSeeding:
+    """Sets the mark when it is missing, from the heads of every timeline."""
     keys = [mark_key(prefix), seed_key(prefix)]
     token = new_chain()
     started = int(await redis.eval(_SEED_START, 2, *keys, token, SEED_TTL_MS))
     if started != 1:
-        return started == 0
+        return "present" if started == 0 else "busy"
     cursor = 0
     while True:
         cursor, found = await redis.scan(cursor, match=timeline_pattern, count=SEED_SCAN_COUNT)
@@ -166,7 +171,7 @@ async def seed_mark(redis: AnyRedis, prefix: str, timeline_pattern: str) -> bool
                 _SEED_STEP, 1 + len(found), keys[1], *found, token, SEED_TTL_MS
             )
             if not raised:
-                return False
+                return "lapsed"
         if cursor == 0:
             break
-    return bool(await redis.eval(_SEED_FINISH, 2, *keys, token))
+    return "set" if await redis.eval(_SEED_FINISH, 2, *keys, token) else "lapsed"

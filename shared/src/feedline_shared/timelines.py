@@ -37,6 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
@@ -49,7 +50,14 @@ from feedline_shared.caches import (
     split_post_rows,
 )
 from feedline_shared.redis import AnyRedis
-from feedline_shared.timeline_mark import MARK_LUA, ORDER_LUA, mark_key, seed_key, seed_mark
+from feedline_shared.timeline_mark import (
+    MARK_LUA,
+    ORDER_LUA,
+    MarkSeeding,
+    mark_key,
+    seed_key,
+    seed_mark,
+)
 
 MEMBER_BYTES = 8
 _MEMBER_MAX = (1 << (8 * MEMBER_BYTES)) - 1
@@ -460,15 +468,15 @@ class TimelineStore:
         self.mark_present = all(int(marked) for _, marked in results)
         return sum(int(written) for written, _ in results)
 
-    async def seed_mark(self) -> bool:
-        """Sets the high-water mark from the timelines' heads if it is missing (single server);
-        True once it is there. Fan-out writes read heads until then."""
+    async def seed_mark(self) -> MarkSeeding | Literal["unused"]:
+        """Sets the high-water mark from the timelines' heads if it is missing (single server;
+        a cluster has none). Fan-out writes read heads until it is there."""
         if self.cluster:
-            return False
-        seeded = await seed_mark(self.redis, self.prefix, timeline_key_pattern(self.prefix))
-        if seeded:
+            return "unused"
+        outcome = await seed_mark(self.redis, self.prefix, timeline_key_pattern(self.prefix))
+        if outcome in ("present", "set"):
             self.mark_present = True
-        return seeded
+        return outcome
 
     async def _fan_out_batches(
         self, batches: list[list[int | str | bytes]]
