@@ -165,10 +165,7 @@ class FanOut:
         but as correct. One seeding at a time per worker; Redis keeps it to one across them."""
         if self.timelines.mark_present or (self._seeding and not self._seeding.done()):
             return
-        self._seeding = asyncio.create_task(self._seed_mark())
-
-    async def _seed_mark(self) -> bool:
-        return await set_timeline_mark(self.timelines)
+        self._seeding = asyncio.create_task(set_timeline_mark(self.timelines))
 
     async def wait_for_mark(self) -> bool:
         """The outcome of the seeding in progress (True when none is)."""
