@@ -178,64 +178,106 @@ async def test_writes_during_seeding_raise_the_seed(store):
     assert await mark_of(store) is None
 
 
-@pytest.mark.parametrize("seed", [5, 11, 23])
-async def test_random_writes_with_the_mark_keep_every_timeline_sorted_and_without_repeats(
-    store, seed
-):
-    rng = random.Random(seed)
-    users = [1, 2, 3, 4, 5]
-    built = {user: rng.random() < 0.8 for user in users}
-    written: dict[int, set[int]] = {user: set() for user in users}
-    for user in users:
-        if built[user]:
-            await store.rebuild(user, [10], [])
-            written[user] = {10}
-    assert await store.seed_mark() == "set"
-    chains: dict[int, tuple[str, set[int]]] = {}
-    # No removals: they only make heads older, and the model below would have to replay trims.
-    post_id = 10
-    for _ in range(400):
+class RandomWriter:
+    """Random writes of every kind through the store, with a model of what each timeline holds:
+    fan-out pages (on a first delivery, under the post's chain, only followers that chain has not
+    written: one fan-out's pages are disjoint; or as a later delivery, without a claim), merges,
+    rebuilds, dropped timelines, and the mark lost (set again or not yet). No removals: they only
+    make heads older, and the model would have to replay trims."""
+
+    def __init__(self, store, seed: int) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+        self.users = [1, 2, 3, 4, 5]
+        self.built = {user: self.rng.random() < 0.8 for user in self.users}
+        self.written: dict[int, set[int]] = {user: set() for user in self.users}
+        self.chains: dict[int, tuple[str, set[int]]] = {}
+        self.post_id = 10
+
+    async def start(self) -> None:
+        for user in self.users:
+            if self.built[user]:
+                await self.store.rebuild(user, [10], [])
+                self.written[user] = {10}
+
+    async def write(self, *, lose_mark: bool = True) -> None:
+        rng, store = self.rng, self.store
         # Often the same post again (its next page, a redelivery, a rebuild that read it).
-        post_id = post_id if rng.random() < 0.5 else rng.randrange(1, 80)
-        action = rng.random()
+        post_id = self.post_id = self.post_id if rng.random() < 0.5 else rng.randrange(1, 80)
+        action = rng.random() if lose_mark else rng.random() * 0.9
         if action < 0.55:
-            page = rng.sample(users, rng.randrange(1, len(users) + 1))
+            page = rng.sample(self.users, rng.randrange(1, len(self.users) + 1))
             claim = None
             if rng.random() < 0.7:
-                # A page on its first delivery: one fan-out's pages are disjoint, so it holds
-                # only followers this post's chain has not written yet.
-                chain, done = chains.setdefault(post_id, (new_chain(), set()))
+                chain, done = self.chains.setdefault(post_id, (new_chain(), set()))
                 page = [user for user in page if user not in done]
                 done.update(page)
                 claim = chain
             await store.fan_out(page, post_id, claim=claim)
             for user in page:
-                if built[user]:
-                    written[user].add(post_id)
+                if self.built[user]:
+                    self.written[user].add(post_id)
         elif action < 0.7:
-            user = rng.choice(users)
+            user = rng.choice(self.users)
             merged = {post_id, rng.randrange(1, 80)}
             if await store.merge(user, 2, merged):
-                written[user] |= merged
+                self.written[user] |= merged
         elif action < 0.85:
-            user = rng.choice(users)
+            user = rng.choice(self.users)
             posts = set(rng.sample(range(1, 80), rng.randrange(0, 4)))
             await store.rebuild(user, posts, [])
-            written[user], built[user] = posts, True
+            self.written[user], self.built[user] = posts, True
         elif action < 0.9:
-            user = rng.choice(users)
+            user = rng.choice(self.users)
             await store.drop(user)  # lapsed: unbuilt until its next read rebuilds it
-            written[user], built[user] = set(), False
+            self.written[user], self.built[user] = set(), False
         else:
-            # The mark lost (a flush, an eviction), and set again or not yet.
             await store.redis.delete(mark_key(store.prefix))
             if rng.random() < 0.5:
                 assert await store.seed_mark() == "set"
-        for user in users:
-            raw = await entries(store, user)
-            newest = sorted(written[user], reverse=True)
+
+    async def check(self) -> None:
+        for user in self.users:
+            raw = await entries(self.store, user)
+            newest = sorted(self.written[user], reverse=True)
             # Sorted without repeats, only posts written; readers see exactly the newest cap
             # (past it, entries wait for the next trim and a merge may leave them there).
             assert raw == sorted(set(raw), reverse=True), (user, raw)
-            assert set(raw) <= written[user]
-            assert raw[: store.cap] == newest[: store.cap], (user, raw, newest)
+            assert set(raw) <= self.written[user]
+            assert raw[: self.store.cap] == newest[: self.store.cap], (user, raw, newest)
+
+
+@pytest.mark.parametrize("seed", [5, 11, 23])
+async def test_random_writes_with_the_mark_keep_every_timeline_sorted_and_without_repeats(
+    store, seed
+):
+    writer = RandomWriter(store, seed)
+    await writer.start()
+    assert await store.seed_mark() == "set"
+    for _ in range(400):
+        await writer.write()
+        await writer.check()
+
+
+@pytest.mark.parametrize("seed", [4, 14])
+async def test_seeding_between_random_writes_yields_a_mark_no_timeline_passes(store, seed):
+    """Random writes before, between and after each step of a seed's scan (one timeline per
+    step, in a random order), then writes under the mark it set."""
+    writer = RandomWriter(store, seed)
+    await writer.start()
+    keys = [mark_key(store.prefix), seed_key(store.prefix)]
+    ttl = timeline_mark.SEED_TTL_MS
+    redis = store.redis
+    for _ in range(20):
+        await redis.delete(keys[0])
+        assert await redis.eval(timeline_mark._SEED_START, 2, *keys, "seeder", ttl) == 1
+        timelines = [store.timeline_key(user) for user in writer.users]
+        writer.rng.shuffle(timelines)
+        for timeline in timelines:
+            for _ in range(writer.rng.randrange(0, 4)):
+                await writer.write(lose_mark=False)
+            assert await redis.eval(timeline_mark._SEED_STEP, 2, keys[1], timeline, "seeder", ttl)
+        assert await redis.eval(timeline_mark._SEED_FINISH, 2, *keys, "seeder") == 1
+        for _ in range(30):
+            await writer.write(lose_mark=False)
+            await writer.check()
