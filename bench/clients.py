@@ -101,3 +101,40 @@ def parse_metrics(text: str) -> dict[str, float]:
 async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
     async with session.get(url) as response:
         return parse_metrics(await response.text())
+
+
+def scrape_once(url: str) -> dict[str, float]:
+    """One scrape from outside an event loop."""
+
+    async def fetch() -> dict[str, float]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            return await scrape(session, url)
+
+    return asyncio.run(fetch())
+
+
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+LATENCY_BUCKET = "feedline_http_request_duration_seconds_bucket"
+
+
+def share_slower_than(
+    before: dict[str, float], after: dict[str, float], route: str, bound_seconds: float
+) -> float | None:
+    """The share of ``route``'s requests, between two scrapes of one process, that its own
+    latency histogram puts above ``bound_seconds`` (a bucket bound); None without requests."""
+    counts: dict[str, float] = {}
+    for key, value in after.items():
+        if not key.startswith(LATENCY_BUCKET + "{"):
+            continue
+        labels = dict(LABEL.findall(key))
+        if labels.get("route") == route:
+            counts[labels["le"]] = counts.get(labels["le"], 0.0) + value - before.get(key, 0.0)
+    total = counts.get("+Inf", 0.0)
+    if total <= 0:
+        return None
+    within = next(
+        (n for le, n in counts.items() if le != "+Inf" and float(le) == bound_seconds), None
+    )
+    if within is None:
+        raise KeyError(f"no latency bucket at {bound_seconds} s")
+    return (total - within) / total

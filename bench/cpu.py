@@ -1,4 +1,5 @@
-"""CPU time each process spends per request during a load run, read from /proc.
+"""CPU time each process spends per request during a load run, read from /proc, and the time
+its threads spent runnable but waiting for a CPU (the scheduler's run delay).
 
 The machine is shared, so wall-clock throughput alone does not say which process bounds it;
 CPU milliseconds per request do, and they add up to the cost of one request across processes.
@@ -7,7 +8,7 @@ CPU milliseconds per request do, and they add up to the cost of one request acro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -25,25 +26,46 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-class CpuMeter:
-    def __init__(self, pids: Mapping[str, int | None]) -> None:
+def run_delay_seconds(pid: int) -> float | None:
+    """Time the threads of ``pid`` have spent waiting on a run queue (``schedstat``'s second
+    field, summed over its threads); None when it is gone or the kernel keeps no schedstat."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    except OSError:
+        return None
+    return total / 1e9
+
+
+class ProcessMeter:
+    """A per-process figure read from /proc (``read``: CPU seconds by default, or
+    :func:`run_delay_seconds`), per request between :meth:`start` and :meth:`per_request_ms`."""
+
+    def __init__(
+        self,
+        pids: Mapping[str, int | None],
+        read: Callable[[int], float | None] = cpu_seconds,
+    ) -> None:
         self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.read = read
         self._start: dict[str, float] = {}
 
     def start(self) -> None:
         self._start = {
-            name: value
-            for name, pid in self.pids.items()
-            if (value := cpu_seconds(pid)) is not None
+            name: value for name, pid in self.pids.items() if (value := self.read(pid)) is not None
         }
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
-        """CPU milliseconds per request of each process since :meth:`start`."""
+        """Milliseconds per request of each process since :meth:`start`."""
         if requests <= 0:
             return {}
         used: dict[str, float] = {}
         for name, before in self._start.items():
-            after = cpu_seconds(self.pids[name])
+            after = self.read(self.pids[name])
             if after is not None:
                 used[name] = round((after - before) * 1000 / requests, 3)
         return used

@@ -61,6 +61,7 @@ def markdown(r: dict[str, Any]) -> str:
     for phase, failure in r.get("failures", {}).items():
         lines += ["", f"**{phase} not measured:** {failure}"]
     lines += _cpu(r)
+    lines += _feed_tail(r)
     if "fanout" in r:
         lines += _fanout(r)
     if "memory" in r:
@@ -82,6 +83,31 @@ def _cpu(r: dict[str, Any]) -> list[str]:
             lines += [_row([label, name, ms, share])]
         lines += [_row([label, "**all**", round(total, 3), ""])]
     return lines
+
+
+def _feed_tail(r: dict[str, Any]) -> list[str]:
+    tail = r.get("http", {}).get("feed_tail") or {}
+    if not tail:
+        return []
+
+    def share(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    over = tail["share_over"]
+    waited = tail["cpu_wait_ms_per_read"]
+    return [
+        "",
+        "## Where the feed @70% run's tail is",
+        "",
+        "- reads over 25 ms (over 10 ms) by each process's own latency histogram: "
+        + "; ".join(
+            f"{name} {share(bounds.get('25ms'))} ({share(bounds.get('10ms'))})"
+            for name, bounds in over.items()
+        )
+        + " — the gateway's time includes feed-service's",
+        "- waiting for a CPU per read (run delay, /proc/<pid>/task/*/schedstat): "
+        + ", ".join(f"{name} {ms} ms" for name, ms in waited.items()),
+    ]
 
 
 def _fanout(r: dict[str, Any]) -> list[str]:

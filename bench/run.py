@@ -125,6 +125,44 @@ class EchoServers:
         self.procs = []
 
 
+class TailWatch:
+    """Where the paced feed run's tail is: the share of reads each HTTP process's own latency
+    histogram puts over 10 and 25 ms (the gateway's includes feed-service's), and the time each
+    process spent waiting for a CPU per read."""
+
+    SERVED = ("gateway", "feed-service")
+    BOUNDS_S = (0.01, 0.025)
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.waits = cpu.ProcessMeter(pids, read=cpu.run_delay_seconds)
+        self._before: dict[str, dict[str, float]] = {}
+
+    def start(self) -> None:
+        self._before = {name: self._scrape(name) for name in self.SERVED}
+        self.waits.start()
+
+    def finish(self, requests: int) -> dict[str, Any]:
+        waited = self.waits.per_request_ms(requests)
+        over: dict[str, dict[str, float | None]] = {}
+        for name in self.SERVED:
+            after = self._scrape(name)
+            over[name] = {
+                f"{bound * 1000:.0f}ms": _rounded(
+                    clients.share_slower_than(self._before[name], after, "/feed", bound)
+                )
+                for bound in self.BOUNDS_S
+            }
+        return {"share_over": over, "cpu_wait_ms_per_read": waited}
+
+    @staticmethod
+    def _scrape(name: str) -> dict[str, float]:
+        return clients.scrape_once(f"{infra.service_url(name)}/metrics")
+
+
+def _rounded(share: float | None) -> float | None:
+    return None if share is None else round(share, 4)
+
+
 def http_phase(
     args: argparse.Namespace,
     users_file: Path,
@@ -142,10 +180,9 @@ def http_phase(
     ratios: list[float] = []
     profiles: dict[str, Any] = {}
     services = ("gateway", "feed-service", "post-service", "user-service")
-    feed_cpu = cpu.CpuMeter(
-        {**{name: infra.pid_of(system, name) for name in services}, "redis": redis_pid}
-    )
-    echo_cpu = cpu.CpuMeter({**echo_pids, "redis": redis_pid})
+    feed_pids = {**{name: infra.pid_of(system, name) for name in services}, "redis": redis_pid}
+    feed_cpu = cpu.ProcessMeter(feed_pids)
+    echo_cpu = cpu.ProcessMeter({**echo_pids, "redis": redis_pid})
     cpu_per_request: dict[str, list[dict[str, float]]] = {"feed peak": [], "ceiling peak": []}
     for repeat in range(args.repeats):
         log(f"HTTP repeat {repeat + 1}/{args.repeats}")
@@ -188,6 +225,8 @@ def http_phase(
         ratios.append(feed.rps / ceiling.rps if ceiling.rps else 0.0)
 
     paced: dict[str, loadgen.RunResult] = {}
+    tail_watch = TailWatch(feed_pids)
+    tail: dict[str, Any] = {}
     # The ceiling paced too: what the same share of its own peak costs the bare two hops' tail.
     for label, base, url, load, shares in (
         ("feed @70%", "feed peak", gateway, users_file, (1.0, 0.0)),
@@ -202,6 +241,9 @@ def http_phase(
         unloaded = median([r.p50_ms for r in runs["ceiling peak"]])
         pace = loadgen.think_time_ms(c, target, unloaded)
         for attempt in range(PACED_ATTEMPTS):
+            watch = label == "feed @70%"
+            if watch:
+                tail_watch.start()
             result = loadgen.run(
                 label,
                 url,
@@ -212,6 +254,8 @@ def http_phase(
                 pace_ms=pace,
                 wrk=wrk,
             )
+            if watch:
+                tail = tail_watch.finish(result.requests)
             on_target = result.rps and abs(result.rps / target - 1) <= 0.05
             if on_target or attempt == PACED_ATTEMPTS - 1:
                 break
@@ -256,6 +300,7 @@ def http_phase(
         "r1_median": round(median(ratios), 3),
         "runs": {k: [r.as_dict() for r in v] for k, v in runs.items()},
         "paced": {k: v.as_dict() for k, v in paced.items()},
+        "feed_tail": tail,
         "profiles": profiles,
         "cpu_ms_per_request": {
             label: {

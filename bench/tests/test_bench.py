@@ -100,10 +100,10 @@ def test_schema_reset_refuses_any_database_but_the_bench_one() -> None:
 def test_cpu_meter_charges_a_busy_process_per_request() -> None:
     import os
 
-    from bench.cpu import CpuMeter, cpu_seconds
+    from bench.cpu import ProcessMeter, cpu_seconds
     from bench.report import markdown
 
-    meter = CpuMeter({"this": os.getpid(), "gone": None})
+    meter = ProcessMeter({"this": os.getpid(), "gone": None})
     meter.start()
     deadline = (cpu_seconds(os.getpid()) or 0.0) + 0.05
     while (cpu_seconds(os.getpid()) or 0.0) < deadline:
@@ -137,3 +137,68 @@ def test_pacing_inverts_the_closed_loop_rate() -> None:
     assert loadgen.think_time_ms(32, 700.0, latency) == pytest.approx(32_000 / 700 - 12.0)
     assert loadgen.think_time_ms(32, 10_000.0, 50.0) == 1.0
     assert loadgen.observed_latency_ms(32, 20.0, 0.0) == 0.0
+
+
+def test_run_delay_is_read_per_process_and_a_gone_one_reads_none() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bench.cpu import ProcessMeter, run_delay_seconds
+
+    waited = run_delay_seconds(os.getpid())
+    assert waited is not None and waited >= 0.0
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert run_delay_seconds(child.pid) is None
+    meter = ProcessMeter({"this": os.getpid()}, read=run_delay_seconds)
+    meter.start()
+    assert meter.per_request_ms(1)["this"] >= 0.0
+
+
+def test_slow_shares_come_from_the_latency_histogram_between_two_scrapes() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from bench.clients import parse_metrics, share_slower_than
+    from bench.report import markdown
+
+    registry = CollectorRegistry()
+    latency = Histogram(
+        "feedline_http_request_duration_seconds",
+        "latency",
+        ["service", "method", "route"],
+        buckets=(0.01, 0.025, 0.05),
+        registry=registry,
+    )
+    feed = latency.labels("gateway", "GET", "/feed")
+    other = latency.labels("gateway", "GET", "/posts/{post_id}")
+    for _ in range(5):
+        feed.observe(0.2)  # before the run: not counted
+    before = parse_metrics(generate_latest(registry).decode())
+    for seconds in [0.002] * 7 + [0.015, 0.02, 0.03]:
+        feed.observe(seconds)
+    other.observe(0.3)
+    after = parse_metrics(generate_latest(registry).decode())
+    assert share_slower_than(before, after, "/feed", 0.025) == pytest.approx(0.1)
+    assert share_slower_than(before, after, "/feed", 0.01) == pytest.approx(0.3)
+    assert share_slower_than(after, after, "/feed", 0.01) is None
+    with pytest.raises(KeyError):
+        share_slower_than(before, after, "/feed", 0.02)
+
+    results = {
+        "started_at": "t",
+        "mode": "quick",
+        "graph": {"users": 1, "follows": 0, "top_followers": 0, "posts": 0, "likes": 0},
+        "load": {"tool": "wrk", "concurrency": 1, "duration_s": 1, "repeats": 1},
+        "http": {
+            "table": [],
+            "feed_tail": {
+                "share_over": {"gateway": {"10ms": 0.3, "25ms": 0.1}, "feed-service": {}},
+                "cpu_wait_ms_per_read": {"gateway": 0.2},
+            },
+        },
+        "targets": [],
+    }
+    text = markdown(results)
+    assert "gateway 10.0% (30.0%); feed-service — (—)" in text
+    assert "gateway 0.2 ms" in text
