@@ -240,8 +240,8 @@ def http_phase(
         # repeated with the latency it measured (the machine's speed drifts between runs).
         unloaded = median([r.p50_ms for r in runs["ceiling peak"]])
         pace = loadgen.think_time_ms(c, target, unloaded)
+        watch = label == "feed @70%"
         for attempt in range(PACED_ATTEMPTS):
-            watch = label == "feed @70%"
             if watch:
                 tail_watch.start()
             result = loadgen.run(

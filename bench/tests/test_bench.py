@@ -97,6 +97,18 @@ def test_schema_reset_refuses_any_database_but_the_bench_one() -> None:
         reset_schemas("feedline")
 
 
+def minimal_results(**http: object) -> dict[str, object]:
+    """The smallest results the report renders, with ``http`` figures added to its HTTP part."""
+    return {
+        "started_at": "t",
+        "mode": "quick",
+        "graph": {"users": 1, "follows": 0, "top_followers": 0, "posts": 0, "likes": 0},
+        "load": {"tool": "wrk", "concurrency": 1, "duration_s": 1, "repeats": 1},
+        "http": {"table": [], **http},
+        "targets": [],
+    }
+
+
 def test_cpu_meter_charges_a_busy_process_per_request() -> None:
     import os
 
@@ -112,18 +124,9 @@ def test_cpu_meter_charges_a_busy_process_per_request() -> None:
     assert set(measured) == {"this"} and measured["this"] >= 4.0  # ≥ 50 ms over 10 requests
     assert meter.per_request_ms(0) == {}
 
-    results = {
-        "started_at": "t",
-        "mode": "quick",
-        "graph": {"users": 1, "follows": 0, "top_followers": 0, "posts": 0, "likes": 0},
-        "load": {"tool": "wrk", "concurrency": 1, "duration_s": 1, "repeats": 1},
-        "http": {
-            "table": [],
-            "cpu_ms_per_request": {"feed peak": {"gateway": 1.0, "feed-service": 3.0}},
-        },
-        "targets": [],
-    }
-    text = markdown(results)
+    text = markdown(
+        minimal_results(cpu_ms_per_request={"feed peak": {"gateway": 1.0, "feed-service": 3.0}})
+    )
     assert "| feed peak | feed-service | 3.0 | 75% |" in text
     assert "| feed peak | **all** | 4.0 |  |" in text
 
@@ -185,20 +188,13 @@ def test_slow_shares_come_from_the_latency_histogram_between_two_scrapes() -> No
     with pytest.raises(KeyError):
         share_slower_than(before, after, "/feed", 0.02)
 
-    results = {
-        "started_at": "t",
-        "mode": "quick",
-        "graph": {"users": 1, "follows": 0, "top_followers": 0, "posts": 0, "likes": 0},
-        "load": {"tool": "wrk", "concurrency": 1, "duration_s": 1, "repeats": 1},
-        "http": {
-            "table": [],
-            "feed_tail": {
+    text = markdown(
+        minimal_results(
+            feed_tail={
                 "share_over": {"gateway": {"10ms": 0.3, "25ms": 0.1}, "feed-service": {}},
                 "cpu_wait_ms_per_read": {"gateway": 0.2},
-            },
-        },
-        "targets": [],
-    }
-    text = markdown(results)
+            }
+        )
+    )
     assert "gateway 10.0% (30.0%); feed-service — (—)" in text
     assert "gateway 0.2 ms" in text
