@@ -114,19 +114,22 @@ local function add(timeline, meta, member, cap, limit, head)
   if size > limit then call('LTRIM', timeline, 0, cap - 1) end
   return 1
 end
+local function into_empty(timeline, meta_of, user, member, cap, limit)
+  -- A fan-out write to a timeline without entries: 1 when its metadata, meta_of(user), says
+  -- it is built (and so it is written), else 0. A timeline whose list has entries is built: its
+  -- metadata lives as long as the list (a lone list is an evicted one, which the next read
+  -- rebuilds anyway), so only this case needs the metadata checked.
+  local meta = meta_of(user)
+  if call('EXISTS', meta) == 0 then return 0 end
+  add(timeline, meta, member, cap, limit, false)
+  return 1
+end
 local function fan_out(timeline, meta_of, user, member, high, low, cap, limit)
   -- The fan-out write to one user's timeline: 1 when it is built (and so written), else 0.
-  -- high and low are member's halves, worked out once per script call.
-  -- A timeline whose list has entries is built: its metadata lives as long as the list (a lone
-  -- list is an evicted one, which the next read rebuilds anyway), so only a timeline without
-  -- entries needs its metadata, meta_of(user), checked; the head read is the one add needs.
+  -- high and low are member's halves, worked out once per script call; the head read is the
+  -- one add needs.
   local head = call('LINDEX', timeline, 0)
-  if not head then
-    local meta = meta_of(user)
-    if call('EXISTS', meta) == 0 then return 0 end
-    add(timeline, meta, member, cap, limit, false)
-    return 1
-  end
+  if not head then return into_empty(timeline, meta_of, user, member, cap, limit) end
   local head_high, head_low = halves(head)
   if before(high, low, head_high, head_low) then
     -- The usual case, a post newer than any there: add's first branch, without its checks.
@@ -134,6 +137,14 @@ local function fan_out(timeline, meta_of, user, member, high, low, cap, limit)
   else
     add(timeline, false, member, cap, limit, head)
   end
+  return 1
+end
+local function fan_out_blind(timeline, meta_of, user, member, cap, limit)
+  -- The same write of a member newer than every entry (timeline_mark says so): no head read,
+  -- and LPUSHX, which pushes only onto a list with entries, tells the built ones at once.
+  local size = call('LPUSHX', timeline, member)
+  if size == 0 then return into_empty(timeline, meta_of, user, member, cap, limit) end
+  if size > limit then call('LTRIM', timeline, 0, cap - 1) end
   return 1
 end
 """
@@ -156,8 +167,7 @@ return fan_out(KEYS[1], meta_of, nil, ARGV[3], high, low, tonumber(ARGV[1]), ton
 # server only: the keys span slots, so the script builds them from the key heads (a key is its
 # head, the user id and "}"). One argument instead of two keys per user is what the client has
 # to encode, which was a third of the worker's time. When the mark lets it (timeline_mark), the
-# post is pushed with LPUSHX, which also tells a timeline with entries (built) from one without;
-# the head read is skipped, half of what each write cost Redis.
+# write skips the head read (fan_out_blind), half of what each write cost Redis.
 _FAN_OUT_BATCH = (
     _LIST_LUA
     + MARK_LUA
@@ -170,17 +180,7 @@ local blind, marked = claim(ARGV[7], ARGV[8], member, ARGV[9])
 if blind then
   for id in string.gmatch(ARGV[6], '%d+') do
     local timeline = timeline_head .. id .. '}'
-    local size = call('LPUSHX', timeline, member)
-    if size > 0 then
-      if size > limit then call('LTRIM', timeline, 0, cap - 1) end
-      written = written + 1
-    else
-      local meta = meta_of(id)
-      if call('EXISTS', meta) == 1 then
-        add(timeline, meta, member, cap, limit, false)
-        written = written + 1
-      end
-    end
+    written = written + fan_out_blind(timeline, meta_of, id, member, cap, limit)
   end
 else
   local high, low = halves(member)
