@@ -35,12 +35,13 @@ async def read_chronological(
     """Up to ``limit`` visible posts strictly older than ``before``, newest first.
 
     The first round reads ``need + overfetch`` ids from every source, later ones twice as many
-    as the round before. An id is placed only when no
-    source can still produce a newer one: the *frontier* is the oldest id returned by a source
-    that is not exhausted, and ids below it wait for the next round. The placed ids are hydrated
-    in one batch; filtered ones (deleted, no longer followed) make the page short, so another
-    round reads further. After ``max_rounds`` a short page is returned with a cursor below the
-    last id examined, so a run of filtered items never ends the feed.
+    as the round before. An id is placed only when no source can still produce a newer one: the
+    *frontier* is the oldest id returned by a source that is not exhausted, and ids below it
+    wait for the next round. A round hydrates its first ``need`` placed ids in one batch, and
+    the rest in a second only when those did not fill the page (or the stream ends there);
+    filtered ones (deleted, no longer followed) make the page short, so another round reads
+    further. After ``max_rounds`` a short page is returned with a cursor below the last id
+    examined, so a run of filtered items never ends the feed.
     """
     posts: list[Post] = []
     seen: set[int] = set()
@@ -64,7 +65,14 @@ async def read_chronological(
         examined = candidates[:count]
         if len(examined) < len(candidates):
             frontier = examined[-1]
-        visible = await hydrate(examined)
+        # The page usually fills from its first ``need`` ids: the overfetched rest (a third of a
+        # default page's Redis reads and post parsing) is hydrated only when some of those were
+        # filtered out, or when this round ends the stream and whether anything visible follows
+        # decides the cursor.
+        visible = await hydrate(examined[:need])
+        rest = examined[need:]
+        if rest and (frontier is None or len(visible) < need):
+            visible.update(await hydrate(rest))
         for index, post_id in enumerate(examined):
             seen.add(post_id)
             post = visible.get(post_id)

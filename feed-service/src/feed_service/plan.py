@@ -87,9 +87,15 @@ class FeedPlanner:
         self.celebrity_threshold = celebrity_threshold
         self.page_posts = page_posts
 
-    async def plan(self, user_id: int, *, before: int | None, count: int) -> FeedPlan:
-        """``before``/``count`` are the page's first timeline read, done here and reused."""
-        follow_row, first_page, prefetched = await self._first_reads(user_id, before, count)
+    async def plan(
+        self, user_id: int, *, before: int | None, count: int, page_size: int
+    ) -> FeedPlan:
+        """``before``/``count`` are the page's first timeline read, done here and reused; the
+        cached rows of its first ``page_size`` posts are read with it (the ones a page with
+        nothing filtered out shows)."""
+        follow_row, first_page, prefetched = await self._first_reads(
+            user_id, before, count, page_size
+        )
         try:
             following = await self.follow_sets.resolve(user_id, follow_row)
         except DependencyUnavailable:
@@ -116,7 +122,7 @@ class FeedPlanner:
         return FeedPlan(user_id, allowed, [home, celebrities], source, prefetched)
 
     async def _first_reads(
-        self, user_id: int, before: int | None, count: int
+        self, user_id: int, before: int | None, count: int, page_size: int
     ) -> tuple[list[bytes | None] | None, TimelinePage | None, PagePostsRead | None]:
         """The cached follow set's row, the timeline's first page and the cached rows of its
         first posts, in one script call.
@@ -124,7 +130,7 @@ class FeedPlanner:
         None for what could not be read (Redis down, or the follow-set cache being skipped).
         """
         follow_set = self.follow_sets.versioned_read(user_id)
-        posts = self.page_posts(user_id, count) if self.page_posts is not None else None
+        posts = self.page_posts(user_id, page_size) if self.page_posts is not None else None
         try:
             page = await self.store.read(
                 user_id, before=before, count=count, beside=follow_set, posts=posts

@@ -54,7 +54,9 @@ async def read_feed(
     if position is not None and position.snapshot is not None:
         return await _ranked_snapshot_page(feed, user_id, limit, position)
     before = position.before if position is not None else None
-    plan = await feed.planner.plan(user_id, before=before, count=limit + feed.overfetch)
+    plan = await feed.planner.plan(
+        user_id, before=before, count=limit + feed.overfetch, page_size=limit
+    )
     page = await _chronological(feed, plan, before=before, limit=limit)
     FEED_REQUESTS.labels(plan.source).inc()
     return FeedPage(items=page.posts, next_cursor=before_cursor(ranking, page.next_before))
@@ -84,7 +86,12 @@ async def _chronological(feed: Feed, plan: FeedPlan, *, before: int | None, limi
 
 
 async def _ranked_first_page(feed: Feed, user_id: int, limit: int) -> FeedPage:
-    plan = await feed.planner.plan(user_id, before=None, count=feed.rank_window + feed.overfetch)
+    plan = await feed.planner.plan(
+        user_id,
+        before=None,
+        count=feed.rank_window + feed.overfetch,
+        page_size=feed.rank_window,
+    )
     FEED_REQUESTS.labels(plan.source).inc()
     window = await _chronological(feed, plan, before=None, limit=feed.rank_window)
     try:
@@ -130,7 +137,7 @@ async def _ranked_snapshot_page(
     if snapshot is None:
         raise BadRequest(SNAPSHOT_GONE)
     plan = await feed.planner.plan(
-        user_id, before=snapshot.continue_before, count=limit + feed.overfetch
+        user_id, before=snapshot.continue_before, count=limit + feed.overfetch, page_size=limit
     )
     FEED_REQUESTS.labels(plan.source).inc()
     hydrate_visible = _hydrator(feed, plan)

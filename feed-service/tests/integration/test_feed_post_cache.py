@@ -213,3 +213,29 @@ async def test_a_cache_hit_page_takes_one_redis_command_and_a_like_still_shows(
     item = next(i for i in third["items"] if int(i["id"]) == liked)
     assert (item["like_count"], item["liked_by_me"]) == (41, True)
     assert len(graph.calls_to("batch")) == 1
+
+
+async def test_a_full_page_reads_only_its_own_posts_and_a_deleted_one_brings_in_the_next(
+    client, graph, store, redis
+):
+    # More posts than a page and its overfetch (10): the stream goes on past the first read.
+    graph.follow(VIEWER, 2, 3)
+    created = graph.add_posts([2, 3] * 12)
+    await store.rebuild(VIEWER, created, [2, 3])
+    await cache_authors(redis, 2, 3)
+    posts = newest_first(created)
+    await read_page(client, limit=24)  # fills the post cache
+    hits = hydration("hit")
+
+    page = await read_page(client, limit=4)
+
+    assert ids_of(page) == posts[:4]
+    # The overfetched ids behind the page are not hydrated when the page is full.
+    assert hydration("hit") - hits == 4
+    await caches.invalidate_deletion(redis, posts[1])
+    calls = len(graph.calls_to("batch"))
+
+    page = await read_page(client, limit=4)
+
+    assert ids_of(page) == [posts[0], *posts[2:5]]
+    assert len(graph.calls_to("batch")) == calls

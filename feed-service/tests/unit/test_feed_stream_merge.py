@@ -91,3 +91,47 @@ async def test_the_last_full_page_says_it_is_the_end():
     )
     assert [p.id for p in page.posts] == [3, 2, 1]
     assert page.next_before is None
+
+
+async def test_a_page_that_fills_from_its_first_ids_leaves_the_overfetch_unhydrated():
+    hydrate = hydrator()
+    page = await read_chronological(
+        [ListSource(list(range(1, 100)))], hydrate, before=None, limit=5, overfetch=3, max_rounds=3
+    )
+    assert [p.id for p in page.posts] == [99, 98, 97, 96, 95]
+    assert page.next_before == 95
+    assert hydrate.calls == [[99, 98, 97, 96, 95]]  # type: ignore[attr-defined]
+
+
+async def test_a_filtered_id_among_the_first_brings_in_the_overfetched_rest():
+    hydrate = hydrator({97})
+    page = await read_chronological(
+        [ListSource(list(range(1, 100)))], hydrate, before=None, limit=5, overfetch=3, max_rounds=3
+    )
+    assert [p.id for p in page.posts] == [99, 98, 96, 95, 94]
+    assert page.next_before == 94
+    assert hydrate.calls == [[99, 98, 97, 96, 95], [94, 93, 92]]  # type: ignore[attr-defined]
+
+
+async def test_at_the_end_of_the_stream_the_rest_decides_whether_a_cursor_is_given():
+    # The page fills from 5, 4, 3; what follows (2, 1) is all filtered out: that is the end.
+    hidden_tail = await read_chronological(
+        [ListSource([1, 2, 3, 4, 5])],
+        hydrator({1, 2}),
+        before=None,
+        limit=3,
+        overfetch=5,
+        max_rounds=2,
+    )
+    assert [p.id for p in hidden_tail.posts] == [5, 4, 3]
+    assert hidden_tail.next_before is None
+    visible_tail = await read_chronological(
+        [ListSource([1, 2, 3, 4, 5])],
+        hydrator({2}),
+        before=None,
+        limit=3,
+        overfetch=5,
+        max_rounds=2,
+    )
+    assert [p.id for p in visible_tail.posts] == [5, 4, 3]
+    assert visible_tail.next_before == 3
