@@ -69,3 +69,35 @@ class ProcessMeter:
             if after is not None:
                 used[name] = round((after - before) * 1000 / requests, 3)
         return used
+
+
+def machine_ticks(stat: Path = Path("/proc/stat")) -> tuple[int, int] | None:
+    """(steal, total) CPU ticks of the whole machine so far, from the first line of /proc/stat
+    (user nice system idle iowait irq softirq steal); None where the kernel reports no steal."""
+    try:
+        fields = stat.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    ticks = [int(value) for value in fields[1:9]]
+    return ticks[7], sum(ticks)
+
+
+class StealMeter:
+    """The share of the machine's CPU time the hypervisor gave to other guests between
+    :meth:`start` and :meth:`share`: on a shared host, runs with more of it are slower for
+    reasons the code under test does not have."""
+
+    def __init__(self, read: Callable[[], tuple[int, int] | None] = machine_ticks) -> None:
+        self.read = read
+        self._start: tuple[int, int] | None = None
+
+    def start(self) -> None:
+        self._start = self.read()
+
+    def share(self) -> float | None:
+        now = self.read()
+        if self._start is None or now is None or now[1] <= self._start[1]:
+            return None
+        return round((now[0] - self._start[0]) / (now[1] - self._start[1]), 4)

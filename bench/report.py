@@ -62,6 +62,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["", f"**{phase} not measured:** {failure}"]
     lines += _cpu(r)
     lines += _feed_tail(r)
+    lines += _machine(r)
     if "fanout" in r:
         lines += _fanout(r)
     if "memory" in r:
@@ -108,6 +109,33 @@ def _feed_tail(r: dict[str, Any]) -> list[str]:
         "- waiting for a CPU per read (run delay, /proc/<pid>/task/*/schedstat): "
         + ", ".join(f"{name} {ms} ms" for name, ms in waited.items()),
     ]
+
+
+def _machine(r: dict[str, Any]) -> list[str]:
+    http = r.get("http", {})
+    stolen = {label: shares for label, shares in (http.get("steal_share") or {}).items() if shares}
+    repeats = (http.get("paced_repeats") or {}).get("feed @70%") or []
+    if not stolen and len(repeats) < 2:
+        return []
+
+    def share(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    lines = ["", "## The machine during the runs", ""]
+    if len(repeats) > 1:
+        lines += [
+            "- feed @70% p99 of each run at the pace found (the table holds the median run): "
+            + " / ".join(f"{run['p99_ms']} ms at {run['rps']:,.0f} req/s" for run in repeats)
+        ]
+    if stolen:
+        lines += [
+            "- CPU time the hypervisor gave to other guests (steal, /proc/stat), per run: "
+            + "; ".join(
+                f"{label} {' / '.join(share(s) for s in shares)}"
+                for label, shares in stolen.items()
+            )
+        ]
+    return lines
 
 
 def _fanout(r: dict[str, Any]) -> list[str]:

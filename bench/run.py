@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
 import subprocess
@@ -184,6 +185,15 @@ def http_phase(
     feed_cpu = cpu.ProcessMeter(feed_pids)
     echo_cpu = cpu.ProcessMeter({**echo_pids, "redis": redis_pid})
     cpu_per_request: dict[str, list[dict[str, float]]] = {"feed peak": [], "ceiling peak": []}
+    steal = cpu.StealMeter()
+    stolen: dict[str, list[float | None]] = {}
+
+    def measured_run(label: str, url: str, **kwargs: Any) -> loadgen.RunResult:
+        steal.start()
+        result = loadgen.run(label, url, concurrency=c, wrk=wrk, **kwargs)
+        stolen.setdefault(label, []).append(steal.share())
+        return result
+
     for repeat in range(args.repeats):
         log(f"HTTP repeat {repeat + 1}/{args.repeats}")
         spies = []
@@ -195,14 +205,8 @@ def http_phase(
                 if spy is not None:
                     spies.append((name, spy, raw))
         feed_cpu.start()
-        feed = loadgen.run(
-            "feed peak",
-            gateway,
-            concurrency=c,
-            duration=d,
-            users_file=users_file,
-            shares=(1.0, 0.0),
-            wrk=wrk,
+        feed = measured_run(
+            "feed peak", gateway, duration=d, users_file=users_file, shares=(1.0, 0.0)
         )
         cpu_per_request["feed peak"].append(feed_cpu.per_request_ms(feed.requests))
         for name, spy, raw in spies:
@@ -211,11 +215,9 @@ def http_phase(
                 profiles[name] = profile.summarise(raw)
                 raw.unlink()
         echo_cpu.start()
-        ceiling = loadgen.run("ceiling peak", echo, concurrency=c, duration=d, wrk=wrk)
+        ceiling = measured_run("ceiling peak", echo, duration=d)
         cpu_per_request["ceiling peak"].append(echo_cpu.per_request_ms(ceiling.requests))
-        mix = loadgen.run(
-            "mix peak", gateway, concurrency=c, duration=d, users_file=users_file, wrk=wrk
-        )
+        mix = measured_run("mix peak", gateway, duration=d, users_file=users_file)
         for run in (feed, ceiling, mix):
             runs[run.label].append(run)
             log(
@@ -225,6 +227,7 @@ def http_phase(
         ratios.append(feed.rps / ceiling.rps if ceiling.rps else 0.0)
 
     paced: dict[str, loadgen.RunResult] = {}
+    paced_repeats: dict[str, list[loadgen.RunResult]] = {}
     tail_watch = TailWatch(feed_pids)
     tail: dict[str, Any] = {}
     # The ceiling paced too: what the same share of its own peak costs the bare two hops' tail.
@@ -241,32 +244,41 @@ def http_phase(
         unloaded = median([r.p50_ms for r in runs["ceiling peak"]])
         pace = loadgen.think_time_ms(c, target, unloaded)
         watch = label == "feed @70%"
+
+        paced_run = functools.partial(
+            measured_run, label, url, duration=d * 1.5, users_file=load, shares=shares
+        )
+        if watch:
+            tail_watch.start()
         for attempt in range(PACED_ATTEMPTS):
-            if watch:
-                tail_watch.start()
-            result = loadgen.run(
-                label,
-                url,
-                concurrency=c,
-                duration=d * 1.5,
-                users_file=load,
-                shares=shares,
-                pace_ms=pace,
-                wrk=wrk,
-            )
-            if watch:
-                tail = tail_watch.finish(result.requests)
+            result = paced_run(pace_ms=pace)
             on_target = result.rps and abs(result.rps / target - 1) <= 0.05
             if on_target or attempt == PACED_ATTEMPTS - 1:
                 break
+            if watch:
+                tail_watch.start()  # the tail of the runs that count, not of the pace search
+            del stolen[label][-1]
             log(f"  {label:<13} {result.rps:>8,.0f} req/s, {result.rps / peak:.0%} of peak: again")
             pace = loadgen.think_time_ms(
                 c, target, loadgen.observed_latency_ms(c, pace, result.rps)
             )
+        done = [result]
+        if watch:
+            # The feed's tail at 70 % is the target that moves most with the machine: it is
+            # measured as many times as the peaks, at the pace found, and the median run kept.
+            done += [paced_run(pace_ms=pace) for _ in range(args.repeats - 1)]
+            tail = tail_watch.finish(sum(run.requests for run in done))
+            result = sorted(done, key=lambda run: run.p99_ms)[len(done) // 2]
+        paced_repeats[label] = done
         paced[label] = result
         log(
             f"  {label:<13} {result.rps:>8,.0f} req/s ({result.rps / peak:.0%} of peak)  "
             f"p50 {result.p50_ms:.1f} ms  p99 {result.p99_ms:.1f} ms  errors {result.errors}"
+            + (
+                f"  (p99 of the runs: {' / '.join(f'{r.p99_ms:.1f}' for r in done)} ms)"
+                if watch
+                else ""
+            )
         )
 
     table = []
@@ -290,7 +302,7 @@ def http_phase(
                 "p50_ms": result.p50_ms,
                 "p95_ms": result.p95_ms,
                 "p99_ms": result.p99_ms,
-                "errors": result.errors,
+                "errors": sum(run.errors for run in paced_repeats[label]),
                 "share_of_peak": round(result.rps / peak, 2) if peak else 0,
             }
         )
@@ -300,6 +312,8 @@ def http_phase(
         "r1_median": round(median(ratios), 3),
         "runs": {k: [r.as_dict() for r in v] for k, v in runs.items()},
         "paced": {k: v.as_dict() for k, v in paced.items()},
+        "paced_repeats": {k: [r.as_dict() for r in v] for k, v in paced_repeats.items()},
+        "steal_share": stolen,
         "feed_tail": tail,
         "profiles": profiles,
         "cpu_ms_per_request": {
@@ -510,7 +524,9 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         r1 = r["http"]["r1_median"]
         feed70 = r["http"]["paced"]["feed @70%"]["p99_ms"]
         rows.append(("R1 feed read ÷ two-hop ceiling (median of repeats)", r1, "≥ 0.5", r1 >= 0.5))
-        rows.append(("feed read p99 at ~70 % of peak (ms)", feed70, "< 25", feed70 < 25))
+        rows.append(
+            ("feed read p99 at ~70 % of peak (ms, median run)", feed70, "< 25", feed70 < 25)
+        )
     if "fanout" in r:
         r2 = r["fanout"]["r2"]
         delivery = r["fanout"]["delivery"]

@@ -198,3 +198,32 @@ def test_slow_shares_come_from_the_latency_histogram_between_two_scrapes() -> No
     )
     assert "gateway 10.0% (30.0%); feed-service — (—)" in text
     assert "gateway 0.2 ms" in text
+
+
+def test_steal_share_is_the_stolen_part_of_the_machine_ticks_between_two_reads(tmp_path) -> None:
+    from bench.cpu import StealMeter, machine_ticks
+    from bench.report import markdown
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 50 800 0 0 0 50 0 0\ncpu0 1 2 3\n")
+    assert machine_ticks(stat) == (50, 1000)
+    meter = StealMeter(read=lambda: machine_ticks(stat))
+    meter.start()
+    # 200 more ticks, 30 of them stolen.
+    stat.write_text("cpu  200 0 60 860 0 0 0 80 0 0\n")
+    assert meter.share() == pytest.approx(0.15)
+    assert StealMeter(read=lambda: None).share() is None
+    assert machine_ticks(tmp_path / "missing") is None
+    real = machine_ticks()
+    assert real is not None and 0 <= real[0] <= real[1]
+
+    text = markdown(
+        minimal_results(
+            steal_share={"feed peak": [0.012, None], "mix peak": []},
+            paced_repeats={
+                "feed @70%": [{"p99_ms": 21.5, "rps": 700.0}, {"p99_ms": 30.1, "rps": 712.4}]
+            },
+        )
+    )
+    assert "21.5 ms at 700 req/s / 30.1 ms at 712 req/s" in text
+    assert "feed peak 1.2% / —" in text and "mix peak" not in text
