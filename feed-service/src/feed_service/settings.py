@@ -43,8 +43,8 @@ class Settings(ServiceSettings):
     # How often a process waiting for another one's rebuild checks whether it is done.
     rebuild_poll_seconds: float = Field(default=0.01, gt=0)
 
-    # Extra ids read beyond the page size, so filtered items (unfollowed, deleted) rarely force
-    # a second round trip.
+    # Extra timeline ids read beyond the page size, so filtered items (unfollowed, deleted) rarely
+    # force another timeline read; they are hydrated only when some of the page's own are filtered.
     feed_overfetch: int = Field(default=10, ge=0)
     # Read rounds per page before a short page is returned with a cursor to continue from.
     feed_max_rounds: int = Field(default=5, ge=1)
