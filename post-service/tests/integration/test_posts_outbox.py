@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractQueue
@@ -169,3 +170,45 @@ async def test_the_app_relays_its_events_and_accepts_posts_while_rabbitmq_is_dow
         assert fresh.status_code == 201
         fresh_id = int(fresh.json()["id"])
         assert await _collect_created(post_events, {waiting, fresh_id}) == [waiting, fresh_id]
+
+
+async def test_a_batch_of_events_is_stored_in_order_with_one_wake_up_at_commit(
+    settings: Settings, database: Database
+) -> None:
+    from feedline_shared.events import PostDeleted
+    from feedline_shared.outbox import add_events, notify_channel
+
+    # Past what one statement could bind (3 parameters per event, 32,767 at most).
+    count = 32_767 // 3 + 7
+    events = [PostDeleted(post_id=9_000_000 + i, author_id=77) for i in range(count)]
+    woken: list[str] = []
+    listener = await asyncpg.connect(settings.listen_dsn)
+    try:
+        await listener.add_listener(
+            notify_channel(outbox.schema or ""), lambda *args: woken.append(args[1])
+        )
+        async with database.sessions() as session:
+            envelopes = await add_events(session, outbox, events)
+            await asyncio.sleep(0.2)
+            assert woken == []  # nothing before the commit
+            await session.commit()
+
+        async def woken_up() -> bool:
+            return bool(woken)
+
+        await _eventually(woken_up)
+        await asyncio.sleep(0.2)
+        assert len(woken) == 1
+    finally:
+        await listener.close()
+    async with database.sessions() as session:
+        stored = list(
+            await session.scalars(
+                select(outbox.c.event_id)
+                .where(outbox.c.event_id.in_([e.event_id for e in envelopes]))
+                .order_by(outbox.c.id)
+            )
+        )
+        await session.execute(outbox.delete().where(outbox.c.event_id.in_(stored)))
+        await session.commit()
+    assert stored == [envelope.event_id for envelope in envelopes]
