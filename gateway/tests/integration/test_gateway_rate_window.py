@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from redis.crc import key_slot
 
@@ -53,3 +55,50 @@ def test_the_marker_shares_the_hash_slot_of_the_subjects_window() -> None:
     assert key_slot(deleted_user_key(7).encode()) == key_slot(
         window_key("principal", "user:7", 123).encode()
     )
+
+
+async def test_checks_made_in_one_turn_share_one_pipeline_and_count_exactly(
+    redis, monkeypatch
+) -> None:
+    limiter = FixedWindowLimiter(redis, name="demo", limit=30, window_seconds=60)
+    now = 1_800_000_030.0
+    key = window_key("demo", "user:77", int(now // 60))
+    pipelines = 0
+    make_pipeline = redis.pipeline
+
+    def counted_pipeline(*args, **kwargs):
+        nonlocal pipelines
+        pipelines += 1
+        return make_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(redis, "pipeline", counted_pipeline)
+    try:
+        outcomes = await asyncio.gather(
+            *(limiter.hit("user:77", now=now) for _ in range(50)), return_exceptions=True
+        )
+        assert pipelines == 1
+        assert outcomes[:30] == [None] * 30
+        assert all(isinstance(o, RateLimited) for o in outcomes[30:])
+        assert await redis.get(key) == b"50"
+        # A check whose request went away leaves the others of its turn answered.
+        first = asyncio.ensure_future(limiter.hit("user:78", now=now))
+        second = asyncio.ensure_future(limiter.hit("user:78", now=now))
+        await asyncio.sleep(0)
+        first.cancel()
+        await second
+        assert await redis.get(window_key("demo", "user:78", int(now // 60))) == b"2"
+    finally:
+        await redis.delete(key, window_key("demo", "user:78", int(now // 60)))
+
+
+async def test_checks_go_on_counting_after_redis_forgets_its_scripts(redis) -> None:
+    limiter = FixedWindowLimiter(redis, name="demo", limit=5, window_seconds=60)
+    now = 1_800_000_030.0
+    key = window_key("demo", "user:79", int(now // 60))
+    try:
+        await limiter.hit("user:79", now=now)
+        await redis.script_flush()
+        await asyncio.gather(*(limiter.hit("user:79", now=now) for _ in range(3)))
+        assert await redis.get(key) == b"4"
+    finally:
+        await redis.delete(key)
