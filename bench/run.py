@@ -248,15 +248,13 @@ def http_phase(
         paced_run = functools.partial(
             measured_run, label, url, duration=d * 1.5, users_file=load, shares=shares
         )
-        if watch:
-            tail_watch.start()
         for attempt in range(PACED_ATTEMPTS):
+            if watch:
+                tail_watch.start()  # the tail of the runs that count, not of the pace search
             result = paced_run(pace_ms=pace)
             on_target = result.rps and abs(result.rps / target - 1) <= 0.05
             if on_target or attempt == PACED_ATTEMPTS - 1:
                 break
-            if watch:
-                tail_watch.start()  # the tail of the runs that count, not of the pace search
             del stolen[label][-1]
             log(f"  {label:<13} {result.rps:>8,.0f} req/s, {result.rps / peak:.0%} of peak: again")
             pace = loadgen.think_time_ms(

@@ -51,6 +51,10 @@ def window_key(limit_name: str, subject: str, window: int) -> str:
     return f"{KEY_PREFIX}:{limit_name}:{{{subject}}}:{window}"
 
 
+#: One waiting script call: its keys, its arguments and where its answer goes.
+_Call = tuple[list[str], list[Any], asyncio.Future[Any]]
+
+
 class TurnBatchedScript:
     """Calls of one Lua script made in the same event-loop turn, sent as one pipeline.
 
@@ -63,11 +67,12 @@ class TurnBatchedScript:
     def __init__(self, redis: AnyRedis, source: str) -> None:
         self.redis = redis
         self.script = redis.register_script(source)
-        self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._batched = isinstance(redis, Redis)
+        self._pending: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
 
     async def __call__(self, *, keys: list[str], args: list[Any]) -> Any:
-        if not isinstance(self.redis, Redis):
+        if not self._batched:
             return await self.script(keys=keys, args=args)
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
@@ -82,7 +87,7 @@ class TurnBatchedScript:
         self._sending.add(task)  # a running task must be referenced until it ends
         task.add_done_callback(self._sending.discard)
 
-    async def _send(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[_Call]) -> None:
         try:
             answers = await self._execute(batch)
             if any(isinstance(answer, NoScriptError) for answer in answers):
@@ -103,9 +108,7 @@ class TurnBatchedScript:
             else:
                 answer.set_result(value)
 
-    async def _execute(
-        self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]
-    ) -> list[Any]:
+    async def _execute(self, batch: list[_Call]) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
                 pipe.evalsha(self.script.sha, len(keys), *keys, *args)

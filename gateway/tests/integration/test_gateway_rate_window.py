@@ -63,6 +63,7 @@ async def test_checks_made_in_one_turn_share_one_pipeline_and_count_exactly(
     limiter = FixedWindowLimiter(redis, name="demo", limit=30, window_seconds=60)
     now = 1_800_000_030.0
     key = window_key("demo", "user:77", int(now // 60))
+    other_key = window_key("demo", "user:78", int(now // 60))
     pipelines = 0
     make_pipeline = redis.pipeline
 
@@ -86,9 +87,9 @@ async def test_checks_made_in_one_turn_share_one_pipeline_and_count_exactly(
         await asyncio.sleep(0)
         first.cancel()
         await second
-        assert await redis.get(window_key("demo", "user:78", int(now // 60))) == b"2"
+        assert await redis.get(other_key) == b"2"
     finally:
-        await redis.delete(key, window_key("demo", "user:78", int(now // 60)))
+        await redis.delete(key, other_key)
 
 
 async def test_checks_go_on_counting_after_redis_forgets_its_scripts(redis) -> None:
