@@ -24,13 +24,10 @@ async def echo_headers(scope: Scope, receive: Receive, send: Send) -> None:
         return
     seen = {k.decode(): v.decode() for k, v in scope["headers"]}
     body = BODY if scope["path"] == "/page" else repr(sorted(seen.items())).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
+    headers = [(b"content-type", b"application/json")]
+    if scope["path"] == "/session":
+        headers.append((b"set-cookie", b"session=user-1; Path=/"))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -105,3 +102,15 @@ async def test_a_streamed_answer_still_streams(base_url: str) -> None:
     finally:
         await client.aclose()
     assert b"".join(chunks) == BODY
+
+
+async def test_a_cookie_one_answer_sets_never_rides_on_a_later_call(base_url: str) -> None:
+    client = create_internal_client("secret-token", 5.0, base_url=base_url)
+    try:
+        first = await client.get("/session")
+        assert first.cookies.get("session") == "user-1"  # the answer itself still shows it
+        later = await client.get("/headers")
+    finally:
+        await client.aclose()
+    assert "('cookie'" not in later.text
+    assert len(client.cookies) == 0

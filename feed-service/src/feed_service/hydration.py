@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from feed_service.metrics import HYDRATED_ITEMS, HYDRATION_CACHE
+from feed_service.metrics import HYDRATED_ITEMS, HYDRATION_HITS, HYDRATION_MISSES
 from feedline_shared import caches
 from feedline_shared.clients import PostServiceClient
 from feedline_shared.redis import AnyRedis, RedisBreaker
@@ -158,8 +158,8 @@ class PostHydrator:
         if not wanted:
             return {}
         lookup = await self._cached(wanted, viewer_id, allowed_authors, prefetched)
-        HYDRATION_CACHE.labels("hit").inc(len(wanted) - len(lookup.missing))
-        HYDRATION_CACHE.labels("miss").inc(len(lookup.missing))
+        HYDRATION_HITS.inc(len(wanted) - len(lookup.missing))
+        HYDRATION_MISSES.inc(len(lookup.missing))
         visible = lookup.found
         if lookup.missing:
             HYDRATED_ITEMS.observe(len(lookup.missing))

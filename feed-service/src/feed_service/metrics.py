@@ -26,6 +26,9 @@ HYDRATION_CACHE = Counter(
     "Hydration cache hit ratio = hit / (hit + miss).",
     ["result"],
 )
+# Counted on every read: the children are bound once (and both series exist from the start).
+HYDRATION_HITS = HYDRATION_CACHE.labels("hit")
+HYDRATION_MISSES = HYDRATION_CACHE.labels("miss")
 FOLLOW_SET_CACHE = Counter(
     "feedline_feed_follow_set_cache",
     "Feed requests whose follow set came from Redis (hit) or from user-service (miss).",

@@ -40,6 +40,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self._in_flight = HTTP_IN_FLIGHT.labels(service)
+        # Each series' children, looked up once: labels() locks and hashes on every call.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     @staticmethod
     def _route_template(scope: Scope) -> str:
@@ -59,16 +62,27 @@ class MetricsMiddleware:
                 status_holder["status"] = message["status"]
             await send(message)
 
-        in_flight = HTTP_IN_FLIGHT.labels(self.service)
-        in_flight.inc()
+        self._in_flight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            in_flight.dec()
-            route = self._route_template(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+            self._in_flight.dec()
+            requests, latency = self._children(
+                scope["method"], self._route_template(scope), status_holder["status"]
+            )
+            requests.inc()
+            latency.observe(time.perf_counter() - start)
+
+    def _children(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        key = (method, route, status)
+        children = self._series.get(key)
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route),
+            )
+            self._series[key] = children
+        return children
 
 
 async def metrics_endpoint(_: Request) -> Response:
