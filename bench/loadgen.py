@@ -104,6 +104,25 @@ def observed_latency_ms(concurrency: int, pace_ms: float, rps: float) -> float:
     return max(0.0, concurrency * 1000 / rps - pace_ms) if rps else 0.0
 
 
+def next_pace_ms(concurrency: int, target_rps: float, tried: list[tuple[float, float]]) -> float:
+    """The think time to try after runs ``tried`` (pace, req/s), oldest first, missed
+    ``target_rps``.
+
+    After one run: the think time that run's latency implies. After two or more: the secant
+    through the last two, since the latency itself grows with the rate, so the latency
+    estimate alone keeps landing on the same side of the target. Falls back to the latency
+    estimate when the last two runs do not bracket a slope the right way (noise).
+    """
+    pace, rps = tried[-1]
+    estimate = think_time_ms(concurrency, target_rps, observed_latency_ms(concurrency, pace, rps))
+    if len(tried) < 2:
+        return estimate
+    (p0, r0), (p1, r1) = tried[-2], tried[-1]
+    if p1 == p0 or (r1 - r0) / (p1 - p0) >= 0:  # a longer think time must mean fewer requests
+        return estimate
+    return max(1.0, p1 - (r1 - target_rps) * (p1 - p0) / (r1 - r0))
+
+
 def run(
     label: str,
     url: str,

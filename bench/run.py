@@ -33,8 +33,10 @@ TIMELINE_CAP = 800  # feed-service's and the worker's default
 #: Rounds of fan-out deliveries, each followed by a ceiling run (R2 per round).
 FANOUT_ROUNDS = 4
 FANOUT_ROUNDS_QUICK = 2
-#: Paced runs at most, each set from the latency the previous one measured.
-PACED_ATTEMPTS = 3
+#: Paced runs at most, each set from the runs before it (:func:`loadgen.next_pace_ms`).
+PACED_ATTEMPTS = 4
+#: The p99 target is at 70 % of the peak and steep there: a paced run counts within 3 % of it.
+PACED_TOLERANCE = 0.03
 
 
 #: What a phase may fail with on a busy machine; the others still run and are reported.
@@ -239,8 +241,8 @@ def http_phase(
         peak = median([r.rps for r in runs[base]])
         target = 0.7 * peak
         # Closed loop with think time: rate = c / (pace + latency). The first think time comes
-        # from the ceiling's median latency; a run that lands more than 5 % off the target is
-        # repeated with the latency it measured (the machine's speed drifts between runs).
+        # from the ceiling's median latency; a run that lands more than 3 % off the target is
+        # repeated at a think time set from the runs so far (the machine's speed drifts too).
         unloaded = median([r.p50_ms for r in runs["ceiling peak"]])
         pace = loadgen.think_time_ms(c, target, unloaded)
         watch = label == "feed @70%"
@@ -248,18 +250,18 @@ def http_phase(
         paced_run = functools.partial(
             measured_run, label, url, duration=d * 1.5, users_file=load, shares=shares
         )
+        tried: list[tuple[float, float]] = []
         for attempt in range(PACED_ATTEMPTS):
             if watch:
                 tail_watch.start()  # the tail of the runs that count, not of the pace search
             result = paced_run(pace_ms=pace)
-            on_target = result.rps and abs(result.rps / target - 1) <= 0.05
+            on_target = result.rps and abs(result.rps / target - 1) <= PACED_TOLERANCE
             if on_target or attempt == PACED_ATTEMPTS - 1:
                 break
             del stolen[label][-1]
             log(f"  {label:<13} {result.rps:>8,.0f} req/s, {result.rps / peak:.0%} of peak: again")
-            pace = loadgen.think_time_ms(
-                c, target, loadgen.observed_latency_ms(c, pace, result.rps)
-            )
+            tried.append((pace, result.rps))
+            pace = loadgen.next_pace_ms(c, target, tried)
         done = [result]
         if watch:
             # The feed's tail at 70 % is the target that moves most with the machine: it is

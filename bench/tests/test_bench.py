@@ -227,3 +227,20 @@ def test_steal_share_is_the_stolen_part_of_the_machine_ticks_between_two_reads(t
     )
     assert "21.5 ms at 700 req/s / 30.1 ms at 712 req/s" in text
     assert "feed peak 1.2% / —" in text and "mix peak" not in text
+
+
+def test_pace_search_takes_the_secant_once_two_runs_missed() -> None:
+    # One miss: the think time its latency implies (32 connections, 1,000/s at 20 ms → 12 ms).
+    assert loadgen.next_pace_ms(32, 700.0, [(20.0, 1000.0)]) == pytest.approx(32_000 / 700 - 12.0)
+    # Two misses on a line 10 req/s per ms of think time: straight to the target's point.
+    tried = [(30.0, 800.0), (35.0, 750.0)]
+    assert loadgen.next_pace_ms(32, 700.0, tried) == pytest.approx(40.0)
+    # A slope the wrong way (noise) or no change in pace falls back to the latency estimate.
+    noisy = [(30.0, 750.0), (35.0, 800.0)]
+    expected = loadgen.think_time_ms(32, 700.0, loadgen.observed_latency_ms(32, 35.0, 800.0))
+    assert loadgen.next_pace_ms(32, 700.0, noisy) == pytest.approx(expected)
+    assert loadgen.next_pace_ms(32, 700.0, [(35.0, 760.0), (35.0, 750.0)]) == pytest.approx(
+        loadgen.think_time_ms(32, 700.0, loadgen.observed_latency_ms(32, 35.0, 750.0))
+    )
+    # Never below the 1 ms floor.
+    assert loadgen.next_pace_ms(32, 5_000.0, [(5.0, 900.0), (4.0, 950.0)]) == 1.0
